@@ -1,0 +1,337 @@
+using System.Diagnostics;
+
+namespace EraFs.Core;
+
+/// <summary>
+/// dm-era's write tracking over an <see cref="IEraStore"/>: a block's mark in the current era is durable
+/// before any write to it proceeds, and concurrent first writes share one group commit.
+/// </summary>
+public sealed partial class EraTracker : IWriteInterceptor, IDisposable
+{
+    private readonly IEraStore _store;
+    private readonly Action<string> _log;
+    private readonly EraGeometry _geometry;
+
+    // durable: the block's mark in the current era is committed. requested: a commit holding it is
+    // queued or in flight. Only the worker sets durable bits; requested bits change under _gate.
+    private readonly BlockBitset _durable;
+    private readonly BlockBitset _requested;
+
+    // Guards the batches, sequence numbers, control queue and state; writers wait on it for completion.
+    private readonly object _gate = new();
+    private readonly AutoResetEvent _workerWake = new(false);
+    private readonly Queue<ControlRequest> _controls = new();
+    private MarkBatch _collecting = new();
+    private MarkBatch _inFlight = new();
+
+    // Every batch gets a sequence number; commits complete in order, so one number says what a writer
+    // waits for. After a failure, no batch at or past _failedSeq ever succeeds.
+    private ulong _collectingSeq = 1;
+    private ulong _inFlightSeq;
+    private ulong _completedSeq;
+    private ulong _failedSeq = ulong.MaxValue;
+    private volatile bool _failed;
+    private bool _stopping;
+    private bool _stopped;
+    private bool _closed;
+
+    private Thread? _worker;
+    private volatile EraTrackerStatus _status = null!;
+
+    // Worker-owned bookkeeping for the published status.
+    private ulong _blocksWrittenThisEra;
+    private ulong _commits;
+    private uint? _lastCheckpointEra;
+    private string? _lastError;
+    private bool _digestPending;
+    private bool _recovered;
+    private int _eraEpoch;
+
+    private EraTracker(IEraStore store, EraGeometry geometry, Action<string> log)
+    {
+        _store = store;
+        _geometry = geometry;
+        _log = log;
+        _durable = new BlockBitset(geometry.NrBlocks);
+        _requested = new BlockBitset(geometry.NrBlocks);
+    }
+
+    /// <summary>The latest published picture of the tracker; never blocks.</summary>
+    public EraTrackerStatus Status => _status;
+
+    /// <summary>dm-era's status line, without a newline; never blocks.</summary>
+    public string StatusLine => _status.StatusLine;
+
+    /// <summary>Key/value facts for the info file; never blocks.</summary>
+    public IReadOnlyList<(string Key, string Value)> Info => _status.Info;
+
+    public EraGeometry Geometry => _geometry;
+
+    public TrackerState State => _status.State;
+
+    /// <summary>The era the last <see cref="Checkpoint"/> made current, or null if none since open.</summary>
+    public uint? LastCheckpointEra => _status.LastCheckpointEra;
+
+#if DEBUG
+    [ThreadStatic] private static int t_epochAtBeforeWrite;
+#endif
+
+    public void BeforeWrite(long offset, long length)
+    {
+#if DEBUG
+        t_epochAtBeforeWrite = Volatile.Read(ref _eraEpoch);
+#endif
+        if (length <= 0) return;
+        if (offset < 0 || length > _geometry.OriginSize - offset)
+            throw new ArgumentOutOfRangeException(nameof(offset),
+                $"write of {length} bytes at {offset} falls outside the {_geometry.OriginSize}-byte device");
+        var run = _geometry.BlocksTouching(offset, length);
+        if (_durable.AllSet(run.Start, run.Count)) return;
+        WaitForMarks(run);
+    }
+
+    /// <summary>Era tracking needs nothing once the write is done.</summary>
+    public void AfterWrite(long offset, long length, bool succeeded)
+    {
+    }
+
+    /// <summary>
+    /// DEBUG only: throws if the range is not marked durable although no era change happened since this
+    /// thread's last <see cref="BeforeWrite"/>. The adapter calls it just before issuing the origin write.
+    /// </summary>
+    [Conditional("DEBUG")]
+    public void AssertMarkedDurable(long offset, long length)
+    {
+#if DEBUG
+        if (length <= 0) return;
+        var run = _geometry.BlocksTouching(offset, length);
+        if (_durable.AllSet(run.Start, run.Count)) return;
+        if (Volatile.Read(ref _eraEpoch) != t_epochAtBeforeWrite) return;
+        throw new InvalidOperationException(
+            $"write order broken: blocks [{run.Start}, {run.End}) are about to be written without a durable mark");
+#endif
+    }
+
+    private void WaitForMarks(BlockRun run)
+    {
+        bool addedToBatch;
+        lock (_gate)
+        {
+            if (_durable.AllSet(run.Start, run.Count)) return;
+            if (_closed || _stopped) throw new TrackingFailedException("era tracker is closed; the write cannot be tracked");
+            if (_failed) throw FailedException();
+
+            var waitsForCollecting = false;
+            var waitsForInFlight = false;
+            addedToBatch = false;
+            var block = run.Start;
+            while (block < run.End)
+            {
+                if (_durable.IsSet(block))
+                {
+                    block++;
+                }
+                else if (_requested.IsSet(block))
+                {
+                    // A commit already covers it: wait for that one, never write around it (dm-era lost writes so).
+                    if (_inFlightSeq != 0 && _inFlight.Contains(block)) waitsForInFlight = true;
+                    else waitsForCollecting = true;
+                    block++;
+                }
+                else
+                {
+                    var start = block;
+                    while (block < run.End && !_durable.IsSet(block) && !_requested.IsSet(block)) block++;
+                    _requested.SetRange(start, block - start);
+                    _collecting.Append(start, block - start);
+                    addedToBatch = true;
+                    waitsForCollecting = true;
+                }
+            }
+            if (!waitsForCollecting && !waitsForInFlight) return;
+            var target = waitsForCollecting ? _collectingSeq : _inFlightSeq;
+            if (addedToBatch) _workerWake.Set();
+
+            while (true)
+            {
+                if (_completedSeq >= target && target < _failedSeq) return;
+                if (_failed && target >= _failedSeq) throw FailedException();
+                if (_stopped) throw new TrackingFailedException("era tracker stopped before the write's mark was committed");
+                Monitor.Wait(_gate);
+            }
+        }
+    }
+
+    private TrackingFailedException FailedException() =>
+        new($"era tracking has failed ({_lastError ?? "metadata commit failed"}); writes needing a new mark are refused");
+
+    private void Start()
+    {
+        Publish();
+        _worker = new Thread(WorkerLoop) { IsBackground = true, Name = "era-commit" };
+        _worker.Start();
+    }
+
+    private void WorkerLoop()
+    {
+        while (true)
+        {
+            ControlRequest? control = null;
+            var commit = false;
+            var digest = false;
+            lock (_gate)
+            {
+                if (_collecting.Count > 0 && _failed)
+                {
+                    // Its writers already saw the failure (their sequence is past _failedSeq).
+                    _collecting.Clear();
+                }
+                if (_collecting.Count > 0) commit = TakeCollectingLocked();
+                else if (_controls.TryDequeue(out control)) { }
+                else if (_stopping) return;
+                else digest = _digestPending && !_failed;
+            }
+            if (commit) CommitInFlight();
+            else if (control is not null) RunControl(control);
+            else if (digest) DigestStep();
+            else _workerWake.WaitOne();
+        }
+    }
+
+    private bool TakeCollectingLocked()
+    {
+        (_collecting, _inFlight) = (_inFlight, _collecting);
+        _inFlightSeq = _collectingSeq++;
+        _inFlight.SortAndMerge();
+        return true;
+    }
+
+    /// <summary>Runs on the worker (with or without _gate held): commits the in-flight batch and wakes its writers.</summary>
+    private void CommitInFlight()
+    {
+        Exception? error = null;
+        try
+        {
+            _store.CommitMarks(_inFlight.Runs);
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+
+        ulong newlyDurable = 0;
+        if (error is null)
+        {
+            // Only after the commit returned: a fast-path reader seeing these bits may write at once.
+            foreach (var run in _inFlight.Runs) newlyDurable += _durable.SetRange(run.Start, run.Count);
+        }
+
+        lock (_gate)
+        {
+            _commits++;
+            if (error is null)
+            {
+                _blocksWrittenThisEra += newlyDurable;
+            }
+            else
+            {
+                _lastError = $"metadata commit failed: {error.Message}";
+                _failedSeq = _inFlightSeq;
+                _failed = true;
+            }
+            _completedSeq = _inFlightSeq;
+            _inFlightSeq = 0;
+            _inFlight.Clear();
+            Monitor.PulseAll(_gate);
+        }
+
+        if (error is not null) EnterFailed(error);
+        Publish();
+    }
+
+    private void EnterFailed(Exception error)
+    {
+        var reason = $"era tracking failed: {error.GetType().Name}: {error.Message}";
+        _log($"error: {reason}; writes needing a new mark now fail with EIO until the metadata is checked");
+        try
+        {
+            _store.SetNeedsCheck(reason);
+        }
+        catch (Exception e)
+        {
+            _log($"error: could not record that the metadata needs a check: {e.Message}");
+        }
+    }
+
+    private void DigestStep()
+    {
+        bool more;
+        try
+        {
+            more = _store.DigestStep();
+        }
+        catch (Exception e)
+        {
+            // The archived writesets stay queryable; only folding them into the era array stops.
+            more = false;
+            _lastError = $"digest failed: {e.Message}";
+            _log($"warning: digest of archived writesets stopped: {e.Message}");
+        }
+        if (more) return;
+        _digestPending = false;
+        Publish();
+    }
+
+    /// <summary>Worker (or opener, before the worker starts) only: reads the store, so callers of Status never touch it.</summary>
+    private void Publish()
+    {
+        var usage = _store.Usage;
+        var written = _blocksWrittenThisEra;
+        var lastWritten = _geometry.NrBlocks > 0 && _durable.IsSet(_geometry.NrBlocks - 1);
+        _status = new EraTrackerStatus
+        {
+            Geometry = _geometry,
+            CurrentEra = _store.CurrentEra,
+            BlocksWrittenThisEra = written,
+            BytesWrittenThisEra = EraTrackerStatus.BytesCovered(_geometry, written, lastWritten),
+            HeldSnapshot = _store.HeldSnapshot,
+            Generation = _store.Generation,
+            Clean = _closed && !_failed,
+            LastCheckpointEra = _lastCheckpointEra,
+            State = _failed ? TrackerState.Failed : _closed ? TrackerState.Closed : TrackerState.Ok,
+            LastError = _lastError,
+            PendingDigest = _digestPending,
+            MetadataUsed = usage.Used,
+            MetadataTotal = usage.Total,
+            Commits = _commits,
+            RecoveredFromUncleanShutdown = _recovered,
+        };
+    }
+
+    /// <summary>Stops the worker without recording a clean shutdown (as a crash would) and frees the bitsets.</summary>
+    public void Dispose()
+    {
+        StopWorker();
+        _durable.Dispose();
+        _requested.Dispose();
+        _workerWake.Dispose();
+    }
+
+    private void StopWorker()
+    {
+        lock (_gate)
+        {
+            if (_stopped) return;
+            _stopping = true;
+        }
+        _workerWake.Set();
+        if (_worker is not null && Thread.CurrentThread != _worker) _worker.Join();
+        lock (_gate)
+        {
+            _stopped = true;
+            foreach (var request in _controls) request.Complete(0, new ObjectDisposedException(nameof(EraTracker)));
+            _controls.Clear();
+            Monitor.PulseAll(_gate);
+        }
+    }
+}

@@ -1,0 +1,20 @@
+namespace EraFs.Core;
+
+/// <summary>What the tracker needs to know about the origin and its caller when it opens a history.</summary>
+public sealed class EraTrackerOptions
+{
+    /// <summary>The origin's size in bytes now; compared with the size the history was made for.</summary>
+    public required long OriginSize { get; init; }
+
+    /// <summary>The origin's modification time now (UTC); a change while unmounted means untracked writes.</summary>
+    public required DateTime OriginMtimeUtc { get; init; }
+
+    /// <summary>The tracking block size the caller asked for, or null to take the history's.</summary>
+    public uint? RequestedBlockSize { get; init; }
+
+    /// <summary>Whether an origin smaller than the history may be accepted (its lost blocks' history is dropped).</summary>
+    public bool AllowShrink { get; init; }
+
+    /// <summary>Receives warnings and errors, one line each; never called with a lock held by a writer.</summary>
+    public Action<string>? Log { get; init; }
+}
