@@ -91,10 +91,10 @@ public sealed partial class EraTracker
             {
                 error = e;
             }
+            Publish();
             request.Complete(result, error);
             Monitor.PulseAll(_gate);
         }
-        Publish();
     }
 
     private uint Execute(ControlRequest request)

@@ -72,6 +72,12 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
     /// <summary>The era the last <see cref="Checkpoint"/> made current, or null if none since open.</summary>
     public uint? LastCheckpointEra => _status.LastCheckpointEra;
 
+    /// <summary>Runs waiting for the next group commit; lets tests see that writers joined a batch.</summary>
+    internal int PendingRunCount
+    {
+        get { lock (_gate) return _collecting.Count; }
+    }
+
 #if DEBUG
     [ThreadStatic] private static int t_epochAtBeforeWrite;
 #endif
@@ -225,28 +231,28 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
             // Only after the commit returned: a fast-path reader seeing these bits may write at once.
             foreach (var run in _inFlight.Runs) newlyDurable += _durable.SetRange(run.Start, run.Count);
         }
+        else
+        {
+            _lastError = $"metadata commit failed: {error.Message}";
+            EnterFailed(error);
+        }
 
         lock (_gate)
         {
             _commits++;
-            if (error is null)
+            _blocksWrittenThisEra += newlyDurable;
+            if (error is not null)
             {
-                _blocksWrittenThisEra += newlyDurable;
-            }
-            else
-            {
-                _lastError = $"metadata commit failed: {error.Message}";
                 _failedSeq = _inFlightSeq;
                 _failed = true;
             }
             _completedSeq = _inFlightSeq;
             _inFlightSeq = 0;
             _inFlight.Clear();
+            // Published before waking the writers, so a writer that returns sees its own marks in the status.
+            Publish();
             Monitor.PulseAll(_gate);
         }
-
-        if (error is not null) EnterFailed(error);
-        Publish();
     }
 
     private void EnterFailed(Exception error)
