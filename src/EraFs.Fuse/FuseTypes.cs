@@ -1,0 +1,94 @@
+namespace EraFs.Fuse;
+
+/// <summary>Attributes of one node, as the kernel will see them in stat(2).</summary>
+public readonly record struct FuseAttributes(
+    ulong Inode,
+    uint Mode,
+    long Size,
+    uint Uid,
+    uint Gid,
+    DateTime MtimeUtc,
+    uint Nlink = 1,
+    long BlockSize = 4096);
+
+/// <summary>One entry of a directory listing.</summary>
+public readonly record struct FuseDirEntry(string Name, ulong Inode, uint Mode);
+
+/// <summary>How an open file is served: its handle and the kernel caching flags.</summary>
+public struct FuseOpenReply
+{
+    /// <summary>Opaque handle passed back to later operations on this open file.</summary>
+    public ulong Handle;
+
+    /// <summary>Bypass the kernel page cache (FOPEN_DIRECT_IO): for files whose content changes, like status.</summary>
+    public bool DirectIo;
+
+    /// <summary>Keep cached pages across opens (FOPEN_KEEP_CACHE): for files only this daemon changes.</summary>
+    public bool KeepCache;
+
+    /// <summary>The file is not seekable (FOPEN_NONSEEKABLE).</summary>
+    public bool NonSeekable;
+}
+
+/// <summary>Which attributes a setattr request changes (FUSE_SET_ATTR_* bits).</summary>
+[Flags]
+public enum FuseSetAttr
+{
+    None = 0,
+    Mode = 1 << 0,
+    Uid = 1 << 1,
+    Gid = 1 << 2,
+    Size = 1 << 3,
+    Atime = 1 << 4,
+    Mtime = 1 << 5,
+    AtimeNow = 1 << 7,
+    MtimeNow = 1 << 8,
+    Ctime = 1 << 10,
+}
+
+/// <summary>What libfuse and the kernel agreed on at INIT.</summary>
+public sealed record FuseConnectionInfo(
+    uint ProtoMajor,
+    uint ProtoMinor,
+    uint MaxWrite,
+    uint MaxRead,
+    uint MaxReadahead,
+    uint Capable,
+    uint Want,
+    int MaxPagesLimit);
+
+/// <summary>Where the binding reports what it does and what went wrong.</summary>
+public interface IFuseLog
+{
+    void Info(string message);
+
+    void Error(string message, Exception? exception = null);
+}
+
+/// <summary>Options of one mount.</summary>
+public sealed record FuseMountOptions
+{
+    /// <summary>Let users other than the mounter (root included) reach the mount (allow_other).</summary>
+    public bool AllowOther { get; init; }
+
+    /// <summary>Shown as the source in /proc/mounts.</summary>
+    public string FsName { get; init; } = "erafs";
+
+    /// <summary>Shown as fuse.&lt;subtype&gt; in /proc/mounts.</summary>
+    public string Subtype { get; init; } = "erafs";
+
+    /// <summary>Largest write the kernel may send in one request; 1 MiB needs kernel max_pages support.</summary>
+    public uint MaxWrite { get; init; } = 1 << 20;
+
+    /// <summary>Most threads serving requests at once.</summary>
+    public uint MaxThreads { get; init; } = 16;
+
+    /// <summary>One /dev/fuse descriptor per thread, so threads do not contend on one queue.</summary>
+    public bool CloneFd { get; init; } = true;
+
+    /// <summary>How long the kernel may cache attributes and lookups.</summary>
+    public TimeSpan AttributeTimeout { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>A mount could not be made; the message says which path and why.</summary>
+public sealed class FuseMountException(string message) : Exception(message);
