@@ -39,10 +39,10 @@ public class ConcurrencyTests
     {
         using var device = TrackedDevice.WithBlocks(64 * TrackedDevice.BlockSize);
         device.Store.CommitGate.Reset();
-        var first = Task.Run(() => device.WriteBlock(0));
+        var first = DedicatedThread.Run(() => device.WriteBlock(0));
         Assert.That(device.Store.CommitStarted.Wait(Patience), Is.True);
 
-        var followers = Enumerable.Range(1, 8).Select(i => Task.Run(() => device.WriteBlock((ulong)i * 2))).ToArray();
+        var followers = Enumerable.Range(1, 8).Select(i => DedicatedThread.Run(() => device.WriteBlock((ulong)i * 2))).ToArray();
         Assert.That(() => device.Tracker.PendingRunCount, Is.EqualTo(8).After(5000, 10));
         device.Store.CommitGate.Set();
 
@@ -59,10 +59,10 @@ public class ConcurrencyTests
     {
         using var device = TrackedDevice.WithBlocks();
         device.Store.CommitGate.Reset();
-        var first = Task.Run(() => device.WriteBlock(3));
+        var first = DedicatedThread.Run(() => device.WriteBlock(3));
         Assert.That(device.Store.CommitStarted.Wait(Patience), Is.True);
 
-        var second = Task.Run(() => device.Write(3 * TrackedDevice.BlockSize + 100, 10));
+        var second = DedicatedThread.Run(() => device.Write(3 * TrackedDevice.BlockSize + 100, 10));
         Assert.Multiple(() =>
         {
             Assert.That(second.Wait(Settle), Is.False, "the second writer bypassed the in-flight commit");
@@ -83,11 +83,11 @@ public class ConcurrencyTests
     {
         using var device = TrackedDevice.WithBlocks();
         device.Store.CommitGate.Reset();
-        var holder = Task.Run(() => device.WriteBlock(0));
+        var holder = DedicatedThread.Run(() => device.WriteBlock(0));
         Assert.That(device.Store.CommitStarted.Wait(Patience), Is.True);
-        var queued = Task.Run(() => device.WriteBlock(5));
+        var queued = DedicatedThread.Run(() => device.WriteBlock(5));
         Assert.That(() => device.Tracker.PendingRunCount, Is.EqualTo(1).After(5000, 10));
-        var second = Task.Run(() => device.WriteBlock(5));
+        var second = DedicatedThread.Run(() => device.WriteBlock(5));
 
         Assert.That(second.Wait(Settle), Is.False);
         device.Store.CommitGate.Set();
@@ -104,10 +104,10 @@ public class ConcurrencyTests
     {
         using var device = TrackedDevice.WithBlocks();
         device.Store.CommitGate.Reset();
-        var writer = Task.Run(() => device.WriteBlock(1));
+        var writer = DedicatedThread.Run(() => device.WriteBlock(1));
         Assert.That(device.Store.CommitStarted.Wait(Patience), Is.True);
 
-        var reader = Task.Run(() => (device.Tracker.StatusLine, device.Tracker.Info.Count, device.Tracker.State));
+        var reader = DedicatedThread.Run(() => (device.Tracker.StatusLine, device.Tracker.Info.Count, device.Tracker.State));
         Assert.That(reader.Wait(TimeSpan.FromSeconds(2)), Is.True, "status blocked behind the commit");
         Assert.That(writer.IsCompleted, Is.False);
         device.Store.CommitGate.Set();
@@ -119,13 +119,13 @@ public class ConcurrencyTests
     {
         using var device = TrackedDevice.WithBlocks();
         device.Store.CommitGate.Reset();
-        var writer = Task.Run(() => device.WriteBlock(1));
+        var writer = DedicatedThread.Run(() => device.WriteBlock(1));
         Assert.That(device.Store.CommitStarted.Wait(Patience), Is.True);
-        var checkpoint = Task.Run(device.Tracker.Checkpoint);
+        var checkpoint = DedicatedThread.Run(device.Tracker.Checkpoint);
 
         Assert.Multiple(() =>
         {
-            Assert.That(Task.Run(() => device.Tracker.StatusLine).Wait(TimeSpan.FromSeconds(2)), Is.True);
+            Assert.That(DedicatedThread.Run(() => device.Tracker.StatusLine).Wait(TimeSpan.FromSeconds(2)), Is.True);
             Assert.That(checkpoint.Wait(Settle), Is.False, "the checkpoint ran before pending marks were committed");
         });
         device.Store.CommitGate.Set();
@@ -144,7 +144,7 @@ public class ConcurrencyTests
         using var device = TrackedDevice.WithBlocks(64 * TrackedDevice.BlockSize);
         using var stop = new CancellationTokenSource();
         var missed = new List<string>();
-        var writers = Enumerable.Range(0, 6).Select(seed => Task.Run(() =>
+        var writers = Enumerable.Range(0, 6).Select(seed => DedicatedThread.Run(() =>
         {
             var random = new Random(seed);
             while (!stop.IsCancellationRequested)
@@ -156,7 +156,7 @@ public class ConcurrencyTests
                     lock (missed) missed.Add($"block {block} not written since era {era}");
             }
         })).ToArray();
-        var checkpoints = Task.Run(() =>
+        var checkpoints = DedicatedThread.Run(() =>
         {
             for (var i = 0; i < 30; i++)
             {

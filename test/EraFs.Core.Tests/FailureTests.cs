@@ -37,10 +37,10 @@ public class FailureTests
         using var device = TrackedDevice.WithBlocks();
         device.Store.FailCommitNumber = 1;
         device.Store.CommitGate.Reset();
-        var first = Task.Run(() => device.WriteBlock(0));
+        var first = DedicatedThread.Run(() => device.WriteBlock(0));
         Assert.That(device.Store.CommitStarted.Wait(Patience), Is.True);
-        var sameBlock = Task.Run(() => device.WriteBlock(0));
-        var queued = Task.Run(() => device.WriteBlock(4));
+        var sameBlock = DedicatedThread.Run(() => device.WriteBlock(0));
+        var queued = DedicatedThread.Run(() => device.WriteBlock(4));
         Assert.That(() => device.Tracker.PendingRunCount, Is.EqualTo(1).After(5000, 10));
         device.Store.CommitGate.Set();
 
