@@ -1,0 +1,92 @@
+using System.Globalization;
+using EraFs.Core;
+using EraFs.Fuse;
+
+namespace EraFs.FileSystem;
+
+/// <summary>
+/// One served EraFs mount from start to clean shutdown: mounts the device file system, and once the
+/// kernel connection ends flushes the origin and closes the tracker so the history is marked clean.
+/// </summary>
+public sealed class ServedMount : IDisposable
+{
+    private readonly Origin _origin;
+    private readonly EraTracker? _tracker;
+    private readonly DaemonLog _log;
+    private readonly DeviceFileSystem _fileSystem;
+    private readonly FuseMount _mount;
+    private readonly Task _completion;
+
+    private ServedMount(Origin origin, EraTracker? tracker, string mountPoint, FuseMountOptions options, DaemonLog log)
+    {
+        _origin = origin;
+        _tracker = tracker;
+        _log = log;
+        var controls = tracker is null
+            ? EraControlFiles.Untracked(MountInfo)
+            : EraControlFiles.For(tracker, MountInfo, log);
+        _fileSystem = new DeviceFileSystem(origin, tracker, controls, log);
+        _mount = FuseMount.Mount(_fileSystem, mountPoint, options, log);
+        _completion = _mount.Completion.ContinueWith(_ => Shutdown(), TaskScheduler.Default);
+    }
+
+    /// <summary>Mounts; throws <see cref="FuseMountException"/> (nothing left mounted) if it cannot.</summary>
+    public static ServedMount Start(Origin origin, EraTracker? tracker, string mountPoint, FuseMountOptions options, DaemonLog log) =>
+        new(origin, tracker, mountPoint, options, log);
+
+    public string MountPoint => _mount.MountPoint;
+
+    /// <summary>Ends after the mount is gone and the origin and history were closed.</summary>
+    public Task Completion => _completion;
+
+    /// <summary>0 or a negative errno (EBUSY while a loop device still holds the device file).</summary>
+    public int RequestUnmount(bool lazy) => _mount.RequestUnmount(lazy);
+
+    private IEnumerable<(string Key, string Value)> MountInfo()
+    {
+        var (w, r) = _fileSystem.LargestRequests;
+        yield return ("pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        yield return ("origin", _origin.Path);
+        yield return ("origin_size", _origin.Size.ToString(CultureInfo.InvariantCulture));
+        yield return ("tracking", _tracker is null ? "off" : "era");
+        yield return ("max_write", _fileSystem.Connection?.MaxWrite.ToString(CultureInfo.InvariantCulture) ?? "-");
+        yield return ("largest_write_seen", w.ToString(CultureInfo.InvariantCulture));
+        yield return ("largest_read_seen", r.ToString(CultureInfo.InvariantCulture));
+        foreach (var e in _log.RecentErrors.TakeLast(1)) yield return ("last_log_error", e);
+    }
+
+    private void Shutdown()
+    {
+        var rc = _origin.Sync(dataOnly: false);
+        if (rc < 0) _log.Error($"{_origin.Path}: final fsync failed: {FuseErrors.Describe(rc)}");
+        if (_tracker is not null)
+        {
+            try
+            {
+                _tracker.Close(_origin.ModifiedUtc);
+                _log.Info($"history closed cleanly: {_tracker.StatusLine}");
+            }
+            catch (Exception ex)
+            {
+                _log.Error($"closing the history failed: {ex.Message}", ex);
+                throw;
+            }
+        }
+        _log.Info($"unmounted {_mount.MountPoint}");
+    }
+
+    public void Dispose()
+    {
+        _mount.Dispose();
+        try
+        {
+            _completion.Wait(TimeSpan.FromSeconds(30));
+        }
+        catch (AggregateException)
+        {
+            // Already logged by Shutdown.
+        }
+        _tracker?.Dispose();
+        _origin.Dispose();
+    }
+}
