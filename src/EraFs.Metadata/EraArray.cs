@@ -1,0 +1,87 @@
+using System.Buffers.Binary;
+using EraFs.Core;
+
+namespace EraFs.Metadata;
+
+/// <summary>The era array as a sparse paged tree of u32 entries; an absent page is all era 0.</summary>
+internal static class EraArray
+{
+    private const int Height = BlockFormat.EraTreeHeight;
+    private const ulong PerPage = BlockFormat.ErasPerPage;
+
+    public static void SetEra(MetadataSpace space, ref ulong root, BlockRun run, uint era)
+    {
+        var position = run.Start;
+        while (position < run.End)
+        {
+            var page = position / PerPage;
+            var pageEnd = Math.Min(run.End, (page + 1) * PerPage);
+            var data = PagedTree.WritableLeaf(space, ref root, Height, page, BlockKind.EraPage);
+            for (var b = position; b < pageEnd; b++)
+                BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(Offset(b - page * PerPage)), era);
+            position = pageEnd;
+        }
+    }
+
+    /// <summary>Forgets entries at or above nrBlocks, so a later grow starts them at era 0.</summary>
+    public static void Truncate(MetadataSpace space, ref ulong root, ulong nrBlocks)
+    {
+        var pages = PagedTree.Leaves(space, root, Height, nrBlocks / PerPage).ToList();
+        foreach (var (page, _) in pages)
+        {
+            var keep = nrBlocks > page * PerPage ? (int)(nrBlocks - page * PerPage) : 0;
+            if (keep == 0) PagedTree.RemoveLeaf(space, ref root, Height, page);
+            else PagedTree.WritableLeaf(space, ref root, Height, page, BlockKind.EraPage).AsSpan(Offset((ulong)keep)).Clear();
+        }
+    }
+
+    public static void Visit(IBlockSource source, ulong root, Action<ulong> visit) =>
+        PagedTree.VisitBlocks(source, root, Height, visit);
+
+    /// <summary>Runs of equal era covering [fromBlock, nrBlocks), ascending, read lazily.</summary>
+    public static IEnumerable<EraRun> Runs(IBlockSource source, ulong root, ulong nrBlocks, ulong fromBlock = 0)
+    {
+        var pending = new EraRun(fromBlock, 0, 0);
+        var next = fromBlock;
+        foreach (var (page, leaf) in PagedTree.Leaves(source, root, Height, fromBlock / PerPage))
+        {
+            var pageBase = page * PerPage;
+            if (pageBase >= nrBlocks) break;
+            if (pageBase > next)
+            {
+                if (pending.Era == 0) pending = pending with { Count = pageBase - pending.Start };
+                else
+                {
+                    yield return pending;
+                    pending = new EraRun(next, pageBase - next, 0);
+                }
+                next = pageBase;
+            }
+            var data = source.Read(leaf, BlockKind.EraPage);
+            var pageEnd = Math.Min(pageBase + PerPage, nrBlocks);
+            for (var b = next; b < pageEnd; b++)
+            {
+                var era = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(Offset(b - pageBase)));
+                if (era == pending.Era && pending.End == b) pending = pending with { Count = pending.Count + 1 };
+                else
+                {
+                    if (pending.Count > 0) yield return pending;
+                    pending = new EraRun(b, 1, era);
+                }
+            }
+            next = pageEnd;
+        }
+        if (next < nrBlocks)
+        {
+            if (pending.Era == 0 && pending.End == next) pending = pending with { Count = nrBlocks - pending.Start };
+            else
+            {
+                if (pending.Count > 0) yield return pending;
+                pending = new EraRun(next, nrBlocks - next, 0);
+            }
+        }
+        if (pending.Count > 0) yield return pending;
+    }
+
+    private static int Offset(ulong slot) => BlockFormat.HeaderSize + (int)slot * 4;
+}

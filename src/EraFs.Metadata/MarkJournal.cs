@@ -1,0 +1,85 @@
+using System.Buffers.Binary;
+using EraFs.Core;
+
+namespace EraFs.Metadata;
+
+/// <summary>
+/// The append-only journal of mark records that makes <see cref="MetadataStore.CommitMarks"/> cost one
+/// write and one fdatasync. It lives in a fixed region of blocks named by the superblock. Block i of
+/// the current epoch holds the epoch, i, the checksum of block i-1 and up to 507 runs. Replay accepts
+/// blocks 0, 1, ... while each is sound, of the superblock's epoch, at its index and chained to its
+/// predecessor, so records of older epochs and leftovers of uncommitted appends are never replayed.
+/// Every full commit folds the records into the current writeset and starts a new epoch.
+/// </summary>
+internal static class MarkJournal
+{
+    private const int RecordsOffset = BlockFormat.HeaderSize + 24;
+    public const int RecordsPerBlock = (BlockFormat.BlockSize - RecordsOffset) / 8;
+
+    /// <summary>Where appending continues, and the committed records found so far.</summary>
+    public sealed record Tail(uint NextIndex, uint LastChecksum);
+
+    public static int BlocksFor(int runCount) => (runCount + RecordsPerBlock - 1) / RecordsPerBlock;
+
+    /// <summary>Builds the blocks for runs appended at tail (one contiguous buffer); returns the new tail.</summary>
+    public static Tail Encode(Superblock sb, Tail tail, IReadOnlyList<BlockRun> runs, out byte[] buffer)
+    {
+        var blocks = BlocksFor(runs.Count);
+        buffer = new byte[blocks * BlockFormat.BlockSize];
+        var previous = tail.LastChecksum;
+        for (var b = 0; b < blocks; b++)
+        {
+            var block = buffer.AsSpan(b * BlockFormat.BlockSize, BlockFormat.BlockSize);
+            var index = tail.NextIndex + (uint)b;
+            var first = b * RecordsPerBlock;
+            var count = Math.Min(RecordsPerBlock, runs.Count - first);
+            BinaryPrimitives.WriteUInt64LittleEndian(block[BlockFormat.HeaderSize..], sb.JournalEpoch);
+            BinaryPrimitives.WriteUInt32LittleEndian(block[(BlockFormat.HeaderSize + 8)..], index);
+            BinaryPrimitives.WriteUInt32LittleEndian(block[(BlockFormat.HeaderSize + 12)..], (uint)count);
+            BinaryPrimitives.WriteUInt32LittleEndian(block[(BlockFormat.HeaderSize + 16)..], previous);
+            for (var i = 0; i < count; i++)
+            {
+                var run = runs[first + i];
+                BinaryPrimitives.WriteUInt32LittleEndian(block[(RecordsOffset + i * 8)..], (uint)run.Start);
+                BinaryPrimitives.WriteUInt32LittleEndian(block[(RecordsOffset + i * 8 + 4)..], (uint)run.Count);
+            }
+            BlockFormat.Seal(block, BlockKind.JournalBlock, sb.JournalStart + index);
+            previous = BinaryPrimitives.ReadUInt32LittleEndian(block);
+        }
+        return new Tail(tail.NextIndex + (uint)blocks, previous);
+    }
+
+    /// <summary>Reads the committed records of the superblock's epoch; stops at the first block that does not continue the chain.</summary>
+    public static Tail Replay(IBlockDevice device, Superblock sb, List<BlockRun> runs)
+    {
+        var buffer = new byte[BlockFormat.BlockSize];
+        uint previous = 0;
+        uint index = 0;
+        for (; index < sb.JournalLength; index++)
+        {
+            BlockIo.ReadBlock(device, sb.JournalStart + index, buffer);
+            var block = buffer.AsSpan();
+            if (BlockFormat.Check(block, BlockKind.JournalBlock, sb.JournalStart + index) != null) break;
+            if (BinaryPrimitives.ReadUInt64LittleEndian(block[BlockFormat.HeaderSize..]) != sb.JournalEpoch) break;
+            if (BinaryPrimitives.ReadUInt32LittleEndian(block[(BlockFormat.HeaderSize + 8)..]) != index) break;
+            if (BinaryPrimitives.ReadUInt32LittleEndian(block[(BlockFormat.HeaderSize + 16)..]) != previous) break;
+            var count = BinaryPrimitives.ReadUInt32LittleEndian(block[(BlockFormat.HeaderSize + 12)..]);
+            if (count > RecordsPerBlock) break;
+            var batch = new List<BlockRun>((int)count);
+            var valid = true;
+            for (var i = 0; i < (int)count && valid; i++)
+            {
+                var start = BinaryPrimitives.ReadUInt32LittleEndian(block[(RecordsOffset + i * 8)..]);
+                var length = BinaryPrimitives.ReadUInt32LittleEndian(block[(RecordsOffset + i * 8 + 4)..]);
+                valid = (ulong)start + length <= sb.Geometry.NrBlocks;
+                batch.Add(new BlockRun(start, length));
+            }
+            if (!valid)
+                throw BlockFormat.Corrupt(device.Name, sb.JournalStart + index, BlockKind.JournalBlock,
+                    $"records a run past the {sb.Geometry.NrBlocks} tracked blocks");
+            runs.AddRange(batch);
+            previous = BinaryPrimitives.ReadUInt32LittleEndian(block);
+        }
+        return new Tail(index, previous);
+    }
+}

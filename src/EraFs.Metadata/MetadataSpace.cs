@@ -1,0 +1,152 @@
+using EraFs.Core;
+
+namespace EraFs.Metadata;
+
+/// <summary>
+/// Block allocation and the copy-on-write transaction for the writer. A block reachable from the
+/// newest durable superblock is never written: changing it means copying it to a fresh block
+/// (<see cref="Writable"/>). Blocks the new state stops using become free only once the new
+/// superblock is durable (<see cref="Committed"/>); blocks reachable from the held snapshot are
+/// pinned and never freed while it is held.
+/// </summary>
+internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IBlockSource
+{
+    private const int CleanCacheLimit = 4096;
+
+    private readonly BlockBitmap _used = new();
+    private readonly BlockBitmap _pinned = new();
+    private readonly Dictionary<ulong, (byte[] Data, BlockKind Kind)> _fresh = [];
+    private readonly List<ulong> _releasedOnCommit = [];
+    private readonly Dictionary<ulong, byte[]> _clean = [];
+    private ulong _searchFrom;
+
+    public IBlockDevice Device => device;
+    public string FileName => device.Name;
+    public ulong TotalBlocks { get; private set; } = totalBlocks;
+    public ulong UsedBlocks => _used.Count;
+    public bool HasFreshBlocks => _fresh.Count > 0;
+
+    /// <summary>Marks a block as used by the durable state (reachability walk); false if it already was.</summary>
+    public bool MarkReachable(ulong blockNr)
+    {
+        if (blockNr >= TotalBlocks) TotalBlocks = blockNr + 1;
+        return _used.Add(blockNr);
+    }
+
+    public void Pin(ulong blockNr) => _pinned.Add(blockNr);
+
+    /// <summary>Forgets all usage, before a new reachability walk.</summary>
+    public void ResetUsage()
+    {
+        _used.Clear();
+        _pinned.Clear();
+        _searchFrom = 0;
+    }
+
+    public byte[] Read(ulong blockNr, BlockKind kind)
+    {
+        if (_fresh.TryGetValue(blockNr, out var fresh)) return fresh.Data;
+        if (_clean.TryGetValue(blockNr, out var cached)) return cached;
+        if (blockNr < Superblock.SlotCount || blockNr >= TotalBlocks)
+            throw BlockFormat.Corrupt(device.Name, blockNr, kind, $"pointer outside the metadata (file has {TotalBlocks} blocks)");
+        var buffer = new byte[BlockFormat.BlockSize];
+        BlockIo.ReadBlock(device, blockNr, buffer);
+        BlockFormat.Verify(buffer, kind, blockNr, device.Name);
+        if (_clean.Count >= CleanCacheLimit) _clean.Clear();
+        _clean[blockNr] = buffer;
+        return buffer;
+    }
+
+    /// <summary>A zeroed block allocated in this transaction.</summary>
+    public byte[] Allocate(BlockKind kind, out ulong blockNr)
+    {
+        blockNr = _used.FirstAbsentFrom(Math.Max(_searchFrom, Superblock.SlotCount));
+        _searchFrom = blockNr + 1;
+        _used.Add(blockNr);
+        if (blockNr >= TotalBlocks) TotalBlocks = blockNr + 1;
+        var data = new byte[BlockFormat.BlockSize];
+        _fresh[blockNr] = (data, kind);
+        return data;
+    }
+
+    /// <summary>
+    /// The block at <paramref name="blockNr"/> made writable in this transaction: itself when it is
+    /// fresh, otherwise a fresh copy whose number replaces it (0 gives a new zeroed block).
+    /// </summary>
+    public byte[] Writable(ref ulong blockNr, BlockKind kind)
+    {
+        if (blockNr != 0 && _fresh.TryGetValue(blockNr, out var fresh)) return fresh.Data;
+        if (blockNr == 0) return Allocate(kind, out blockNr);
+        var source = Read(blockNr, kind);
+        Free(blockNr);
+        var copy = Allocate(kind, out blockNr);
+        source.AsSpan(BlockFormat.HeaderSize).CopyTo(copy.AsSpan(BlockFormat.HeaderSize));
+        return copy;
+    }
+
+    /// <summary>The state being built no longer uses the block.</summary>
+    public void Free(ulong blockNr)
+    {
+        if (blockNr == 0) return;
+        if (_fresh.Remove(blockNr))
+        {
+            // Never part of a durable state: reusable at once.
+            _used.Remove(blockNr);
+            _searchFrom = Math.Min(_searchFrom, blockNr);
+            return;
+        }
+        if (_pinned.Contains(blockNr)) return;
+        _releasedOnCommit.Add(blockNr);
+    }
+
+    /// <summary>Seals and writes every fresh block, coalescing neighbours into one write.</summary>
+    public void WriteFresh()
+    {
+        var order = _fresh.Keys.Order().ToArray();
+        var i = 0;
+        while (i < order.Length)
+        {
+            var j = i + 1;
+            while (j < order.Length && order[j] == order[j - 1] + 1 && j - i < 64) j++;
+            var buffer = new byte[(j - i) * BlockFormat.BlockSize];
+            for (var k = i; k < j; k++)
+            {
+                var (data, kind) = _fresh[order[k]];
+                BlockFormat.Seal(data, kind, order[k]);
+                data.CopyTo(buffer.AsSpan((k - i) * BlockFormat.BlockSize));
+            }
+            MetadataWriteFailure.Guard(device, $"writing blocks {order[i]}..{order[j - 1]}",
+                () => device.Write((long)order[i] * BlockFormat.BlockSize, buffer));
+            i = j;
+        }
+    }
+
+    /// <summary>The new superblock is durable: fresh blocks become ordinary, released blocks free.</summary>
+    public void Committed()
+    {
+        foreach (var (blockNr, entry) in _fresh)
+        {
+            if (_clean.Count >= CleanCacheLimit) _clean.Clear();
+            _clean[blockNr] = entry.Data;
+        }
+        _fresh.Clear();
+        foreach (var blockNr in _releasedOnCommit)
+        {
+            _used.Remove(blockNr);
+            _clean.Remove(blockNr);
+            _searchFrom = Math.Min(_searchFrom, blockNr);
+        }
+        _releasedOnCommit.Clear();
+    }
+
+    /// <summary>
+    /// The transaction failed. Its fresh blocks stay marked used: a superblock naming them may have
+    /// reached the disk, so they must not be overwritten until a reopen walks the durable state again.
+    /// </summary>
+    public void Abandon()
+    {
+        foreach (var blockNr in _fresh.Keys) _clean.Remove(blockNr);
+        _fresh.Clear();
+        _releasedOnCommit.Clear();
+    }
+}

@@ -1,0 +1,117 @@
+using EraFs.Core;
+
+namespace EraFs.Metadata;
+
+/// <summary>The full copy-on-write transaction and the reachability walk behind free space.</summary>
+public sealed partial class MetadataStore
+{
+    /// <summary>
+    /// Builds the next state from the durable one (journal folded in first), commits it, and on any
+    /// failure leaves the in-memory state at the last durable one.
+    /// </summary>
+    private void Transact(Func<Superblock, Superblock> change)
+    {
+        var archiveBefore = _archive.ToList();
+        try
+        {
+            var next = change(FoldJournal(_sb));
+            CommitSuperblock(next);
+        }
+        catch (Exception e) when (e is not ControlRejectedException)
+        {
+            _space.Abandon();
+            _archive = archiveBefore;
+            // The failed superblock may still reach the disk with a newer epoch than the journal we
+            // would append to, so the next marks must go through a full commit that supersedes it.
+            _needsFullCommit = true;
+            if (e is MetadataException) throw;
+            throw new MetadataException($"{_device.Name}: metadata commit failed: {e.Message}", e);
+        }
+    }
+
+    private Superblock FoldJournal(Superblock sb)
+    {
+        var root = sb.CurrentWritesetRoot;
+        foreach (var run in _journaled) WritesetBits.SetRun(_space, ref root, run);
+        return sb with { CurrentWritesetRoot = root };
+    }
+
+    private void CommitSuperblock(Superblock next)
+    {
+        // Sequence and epoch are never reused, even after a failed attempt, so a superblock that
+        // reached the disk from a failed commit can never be mistaken for a later one.
+        var sb = next with { Sequence = _nextSequence++, JournalEpoch = _nextEpoch++, TotalBlocks = _space.TotalBlocks };
+        var slot = 1 - _durableSlot;
+        var block = new byte[BlockFormat.BlockSize];
+        sb.Pack(block, (ulong)slot);
+        if (_space.HasFreshBlocks)
+        {
+            // Commit order for a transaction:
+            // 1. new blocks written (fresh blocks only: nothing the durable superblock reaches)
+            _space.WriteFresh();
+            // 2. fdatasync: the new blocks are stable before anything points at them
+            MetadataWriteFailure.Guard(_device, "syncing new metadata blocks", _device.Flush);
+        }
+        MetadataWriteFailure.Guard(_device, $"writing superblock slot {(slot == 0 ? 'A' : 'B')}", () =>
+        {
+            // 3. superblock written to the slot NOT holding the newest durable superblock
+            _device.Write((long)slot * BlockFormat.BlockSize, block);
+            // 4. fdatasync: the new state is durable; the old journal epoch is dead
+            _device.Flush();
+        });
+        // 5. only now do blocks the old state used (and the new one does not) become reusable
+        _space.Committed();
+        _sb = sb;
+        _durableSlot = slot;
+        _journaled.Clear();
+        _tail = new MarkJournal.Tail(0, 0);
+        _needsFullCommit = false;
+    }
+
+    private Superblock ArchiveCurrentWriteset(Superblock sb)
+    {
+        _archive.Add(new ArchivedWriteset(sb.CurrentEra, sb.Geometry.NrBlocks, sb.CurrentWritesetRoot, 0));
+        var head = ArchiveCatalog.Replace(_space, sb.CatalogHead, _archive);
+        return sb with { CurrentWritesetRoot = 0, CatalogHead = head };
+    }
+
+    /// <summary>Rebuilds block usage from the durable state: everything it or the held snapshot reaches is used.</summary>
+    private void MarkReachable()
+    {
+        _space.ResetUsage();
+        for (ulong slot = 0; slot < Superblock.SlotCount; slot++) _space.MarkReachable(slot);
+        for (ulong i = 0; i < _sb.JournalLength; i++) _space.MarkReachable(_sb.JournalStart + i);
+        VisitLive(_sb, Mark);
+        VisitSnapshot(_sb, block =>
+        {
+            Mark(block);
+            _space.Pin(block);
+        });
+    }
+
+    private void Mark(ulong block)
+    {
+        if (block < Superblock.SlotCount + (ulong)_sb.JournalLength || block >= _space.TotalBlocks)
+            throw new MetadataCorruptException(
+                $"{_device.Name}: a pointer names block {block}, which is not a data block of this file ({_space.TotalBlocks} blocks)");
+        _space.MarkReachable(block);
+    }
+
+    private void VisitLive(Superblock sb, Action<ulong> visit)
+    {
+        WritesetBits.Visit(_space, sb.CurrentWritesetRoot, visit);
+        EraArray.Visit(_space, sb.EraArrayRoot, visit);
+        foreach (var archived in ArchiveCatalog.Load(_space, sb.CatalogHead, visit))
+            WritesetBits.Visit(_space, archived.Root, visit);
+    }
+
+    private void VisitSnapshot(Superblock sb, Action<ulong> visit)
+    {
+        if (sb.SnapshotRoot == 0) return;
+        visit(sb.SnapshotRoot);
+        var snapshot = SnapshotRootBlock.Load(_space, sb.SnapshotRoot);
+        EraArray.Visit(_space, snapshot.EraArrayRoot, visit);
+        foreach (var archived in ArchiveCatalog.Load(_space, snapshot.CatalogHead, visit))
+            WritesetBits.Visit(_space, archived.Root, visit);
+    }
+}
