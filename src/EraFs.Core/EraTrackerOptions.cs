@@ -15,6 +15,6 @@ public sealed class EraTrackerOptions
     /// <summary>Whether an origin smaller than the history may be accepted (its lost blocks' history is dropped).</summary>
     public bool AllowShrink { get; init; }
 
-    /// <summary>Receives warnings and errors, one line each; never called with a lock held by a writer.</summary>
+    /// <summary>Receives warnings and errors, one line each, from the opening thread or the worker; must not call back into the tracker.</summary>
     public Action<string>? Log { get; init; }
 }

@@ -52,6 +52,24 @@ public class BitsetAndBatchTests
     }
 
     [Test]
+    public void The_largest_bitmaps_cost_memory_only_where_bits_are_set()
+    {
+        var before = Environment.WorkingSet;
+        using var durable = new BlockBitset(EraGeometry.MaxNrBlocks);
+        using var requested = new BlockBitset(EraGeometry.MaxNrBlocks);
+        durable.SetRange(0, 10);
+        durable.SetRange(EraGeometry.MaxNrBlocks - 10, 10);
+        requested.SetRange(1UL << 30, 1);
+        durable.ClearAll();
+        requested.ClearAll();
+        Assert.Multiple(() =>
+        {
+            Assert.That(durable.IsSet(EraGeometry.MaxNrBlocks - 1), Is.False);
+            Assert.That(Environment.WorkingSet - before, Is.LessThan(64L << 20), "2 x 256 MiB of bitmap must not become resident");
+        });
+    }
+
+    [Test]
     public void Out_of_range_bits_are_refused()
     {
         using var bits = new BlockBitset(10);

@@ -36,4 +36,18 @@ public class StatusTests
             Assert.That(info, Does.ContainKey("pending_digest"));
         });
     }
+
+#if DEBUG
+    [Test]
+    public void The_write_order_check_catches_an_unmarked_write()
+    {
+        using var device = TrackedDevice.WithBlocks();
+        device.Tracker.BeforeWrite(0, 10);
+        Assert.Multiple(() =>
+        {
+            Assert.DoesNotThrow(() => device.Tracker.AssertMarkedDurable(0, 10));
+            Assert.Throws<InvalidOperationException>(() => device.Tracker.AssertMarkedDurable(TrackedDevice.BlockSize, 10));
+        });
+    }
+#endif
 }
