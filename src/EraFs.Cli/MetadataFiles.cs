@@ -1,0 +1,26 @@
+using EraFs.Core;
+using EraFs.Metadata;
+
+namespace EraFs.Cli;
+
+/// <summary>Opens metadata files for the verbs, turning every failure into one line naming the file.</summary>
+internal static class MetadataFiles
+{
+    public static IEraStore Open(string path)
+    {
+        if (Directory.Exists(path)) throw new CliException($"{path}: is a directory, not a metadata file");
+        if (!File.Exists(path)) throw new CliException($"{path}: metadata file does not exist");
+        try
+        {
+            return MetadataStore.Open(path);
+        }
+        catch (MetadataException ex)
+        {
+            throw new CliException(ex.Message.StartsWith(path, StringComparison.Ordinal) ? ex.Message : $"{path}: {ex.Message}", ExitCode.MetadataDamaged);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{path}: {ex.Message}");
+        }
+    }
+}

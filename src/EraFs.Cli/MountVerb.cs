@@ -1,0 +1,190 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using EraFs.Core;
+using EraFs.FileSystem;
+using EraFs.Fuse;
+
+namespace EraFs.Cli;
+
+/// <summary>What <c>erafs mount</c> was asked to do.</summary>
+internal sealed record MountRequest(
+    string Origin,
+    string MountPoint,
+    string? Metadata,
+    bool Create,
+    uint? BlockSize,
+    bool Foreground,
+    bool AllowOther,
+    bool AllowShrink,
+    string? LogPath,
+    bool DaemonChild,
+    IReadOnlyList<string> Args);
+
+/// <summary>erafs mount: opens the origin and history, serves the mount until it is unmounted.</summary>
+internal static class MountVerb
+{
+    public static Command Command(string[] rawArgs)
+    {
+        var origin = new Option<string>("--origin") { Description = "Image file or block device to expose as MOUNTPOINT/device", Required = true };
+        var metadata = new Option<string?>("--metadata") { Description = "Metadata file holding the era history (without it, writes are not tracked)" };
+        var create = new Option<bool>("--create") { Description = "Format the metadata file if it is absent" };
+        var blockSize = new Option<string?>("--block-size") { Description = "Tracking block size with --create (bytes, KiB, MiB; multiple of 4 KiB; default 64KiB)" };
+        var foreground = new Option<bool>("--foreground", "-f") { Description = "Stay attached and log to stderr instead of starting a daemon" };
+        var allowOther = new Option<bool>("--allow-other") { Description = "Let other users (and root) reach the mount; files stay owner-only" };
+        var allowShrink = new Option<bool>("--allow-shrink") { Description = "Accept an origin that shrank since the metadata was last used" };
+        var logFile = new Option<string?>("--log") { Description = "Daemon log file (default /var/log/erafs/<mountpoint>.log for root)" };
+        var child = new Option<bool>(DaemonLauncher.ChildFlag) { Hidden = true };
+        var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "Empty directory to mount on" };
+        var cmd = new Command("mount", "Mount ORIGIN as MOUNTPOINT/device; returns once the mount is ready")
+        {
+            origin, metadata, create, blockSize, foreground, allowOther, allowShrink, logFile, child, mountPoint,
+        };
+        cmd.SetAction(p =>
+        {
+            var bs = p.GetValue(blockSize) is { } s ? (uint?)checked((uint)ByteSize.Parse(s, "--block-size")) : null;
+            var passOn = rawArgs.SkipWhile(a => a != "mount").ToList();
+            var meta = p.GetValue(metadata);
+            return Run(new MountRequest(
+                Path.GetFullPath(p.GetValue(origin)!), p.GetValue(mountPoint)!, meta is null ? null : Path.GetFullPath(meta), p.GetValue(create), bs,
+                p.GetValue(foreground), p.GetValue(allowOther), p.GetValue(allowShrink), p.GetValue(logFile),
+                p.GetValue(child), passOn), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error);
+        });
+        return cmd;
+    }
+
+    public const uint DefaultBlockSize = 64 * 1024;
+
+    public static int Run(MountRequest r, TextWriter stdout, TextWriter stderr)
+    {
+        var logPath = r.LogPath ?? DaemonLauncher.DefaultLogPath(r.MountPoint);
+        if (!r.Foreground) return DaemonLauncher.Launch(r.Args, stdout, stderr, logPath, r.MountPoint);
+
+        DaemonLog log;
+        if (r.DaemonChild)
+        {
+            Mono.Unix.Native.Syscall.setsid();
+            Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+            log = new DaemonLog(new StreamWriter(logPath, append: true));
+        }
+        else
+        {
+            log = new DaemonLog(r.LogPath is null ? stderr : new StreamWriter(r.LogPath, append: true));
+        }
+
+        using (log)
+        {
+            var origin = OpenOrigin(r.Origin);
+            EraTracker? tracker = null;
+            ServedMount? served = null;
+            try
+            {
+                if (r.Metadata is not null) tracker = OpenTracker(r, origin, log);
+                var options = new FuseMountOptions
+                {
+                    AllowOther = r.AllowOther,
+                    FsName = "erafs:" + Path.GetFullPath(r.Origin),
+                };
+                try
+                {
+                    served = ServedMount.Start(origin, tracker, r.MountPoint, options, log);
+                }
+                catch (FuseMountException ex)
+                {
+                    throw new CliException(ex.Message);
+                }
+                log.Info($"serving {origin.Path} ({origin.Size} bytes) on {served.MountPoint}" +
+                         (tracker is null ? " without tracking" : $"; {tracker.StatusLine}"));
+
+                var mount = served;
+                using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => StopOnSignal(c, mount, log));
+                using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => StopOnSignal(c, mount, log));
+                if (r.DaemonChild) DetachFromLauncher(logPath, stdout);
+                else stdout.WriteLine($"erafs: mounted on {served.MountPoint}; stop with Ctrl-C or erafs unmount");
+
+                served.Completion.GetAwaiter().GetResult();
+                return (int)ExitCode.Ok;
+            }
+            catch (Exception ex) when (r.DaemonChild && ex is not CliException)
+            {
+                log.Error($"daemon failed: {ex.Message}", ex);
+                throw;
+            }
+            finally
+            {
+                if (served is not null) served.Dispose();
+                else
+                {
+                    tracker?.Dispose();
+                    origin.Dispose();
+                }
+            }
+        }
+    }
+
+    private static void StopOnSignal(PosixSignalContext context, ServedMount mount, DaemonLog log)
+    {
+        context.Cancel = true;
+        // Lazy: a loop device may still hold the device file; the mount leaves the namespace now and
+        // the daemon serves it until the last user lets go, then shuts down cleanly.
+        var rc = mount.RequestUnmount(lazy: true);
+        log.Info($"{context.Signal} received: unmounting {mount.MountPoint}" + (rc < 0 ? $" failed: {FuseErrors.Describe(rc)}" : ""));
+    }
+
+    // The launcher waits for this line; after it, stdout and stderr point at the log so the daemon
+    // holds no pipe of the shell that started it.
+    private static void DetachFromLauncher(string logPath, TextWriter stdout)
+    {
+        stdout.WriteLine(DaemonLauncher.ReadyLine);
+        stdout.Flush();
+        var fd = Mono.Unix.Native.Syscall.open(logPath, Mono.Unix.Native.OpenFlags.O_WRONLY | Mono.Unix.Native.OpenFlags.O_APPEND);
+        if (fd < 0) return;
+        Mono.Unix.Native.Syscall.dup2(fd, 1);
+        Mono.Unix.Native.Syscall.dup2(fd, 2);
+        Mono.Unix.Native.Syscall.close(fd);
+    }
+
+    private static Origin OpenOrigin(string path)
+    {
+        try
+        {
+            return Origin.Open(path);
+        }
+        catch (IOException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+    }
+
+    private static EraTracker OpenTracker(MountRequest r, Origin origin, DaemonLog log)
+    {
+        var meta = r.Metadata!;
+        IEraStore store;
+        if (!File.Exists(meta) || new FileInfo(meta).Length == 0)
+        {
+            if (!r.Create)
+                throw new CliException($"{meta}: metadata does not exist (create it with 'erafs create' or mount with --create)");
+            store = CreateVerb.CreateStore(meta, origin.Size, r.BlockSize ?? DefaultBlockSize, force: File.Exists(meta));
+            log.Info($"{meta}: created metadata for {origin.Path} with {store.Geometry.BlockSize}-byte blocks");
+        }
+        else
+        {
+            store = MetadataFiles.Open(meta);
+        }
+        try
+        {
+            return EraTracker.Open(store, new EraTrackerOptions
+            {
+                OriginSize = origin.Size,
+                OriginMtimeUtc = origin.ModifiedUtc,
+                RequestedBlockSize = r.BlockSize,
+                AllowShrink = r.AllowShrink,
+                Log = log.Info,
+            });
+        }
+        catch (Exception ex) when (ex is MetadataException or ControlRejectedException or IOException or ArgumentException)
+        {
+            store.Dispose();
+            throw new CliException($"{meta}: {ex.Message}");
+        }
+    }
+}
