@@ -1,0 +1,106 @@
+using EraFs.Fuse;
+using EraFs.TestSupport;
+
+namespace EraFs.Cli.Tests;
+
+/// <summary>erafs mount / unmount as a user runs them: a background daemon, signals, busy mounts.</summary>
+[TestFixture]
+[Category("Mount")]
+public class MountCommandTests
+{
+    private TestDirectory _dir = null!;
+    private string _image = null!;
+    private string _mnt = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        HostTools.RequireFuse();
+        _dir = new TestDirectory("cli");
+        _image = _dir.SparseFile("origin.img", 32L << 20);
+        _mnt = _dir.Subdirectory("mnt");
+    }
+
+    [TearDown]
+    public void TearDown()
+    {
+        Erafs.ForceCleanup(_mnt);
+        _dir.Dispose();
+    }
+
+    [Test]
+    public void Mount_returns_when_ready_and_unmount_waits_for_the_daemon()
+    {
+        var log = _dir.File("daemon.log");
+        var r = Erafs.Run("mount", "--origin", _image, "--log", log, _mnt).Ok();
+        Assert.That(r.Stdout, Does.Contain($"mounted on {_mnt}").And.Contain(log));
+        Assert.That(File.Exists(Path.Combine(_mnt, "device")), Is.True, "ready on return");
+        var pid = Erafs.DaemonPid(_mnt);
+        Assert.That(pid, Is.Not.EqualTo(Environment.ProcessId));
+
+        Erafs.Run("unmount", _mnt).Ok();
+        Assert.That(MountPointCheck.IsMountPoint(_mnt), Is.False);
+        Assert.That(Erafs.ProcessAlive(pid), Is.False, "unmount returns after the daemon exited");
+        Assert.That(File.ReadAllText(log), Does.Contain("unmounted " + _mnt));
+    }
+
+    [Test]
+    public void Sigterm_unmounts_cleanly_in_the_foreground()
+    {
+        using var p = Erafs.Start("mount", "--foreground", "--origin", _image, _mnt);
+        Assert.That(Erafs.WaitFor(() => File.Exists(Path.Combine(_mnt, "device")), TimeSpan.FromSeconds(30)), Is.True, "mounted");
+        Mono.Unix.Native.Syscall.kill(p.Id, Mono.Unix.Native.Signum.SIGTERM);
+        Assert.That(p.WaitForExit(30_000), Is.True, "exits after SIGTERM");
+        Assert.That(p.ExitCode, Is.Zero);
+        Assert.That(MountPointCheck.IsMountPoint(_mnt), Is.False);
+        var err = p.StandardError.ReadToEnd();
+        Assert.That(err, Does.Contain("SIGTERM received"));
+    }
+
+    [Test]
+    public void Sigterm_with_a_loop_device_attached_detaches_and_serves_until_it_is_released()
+    {
+        HostTools.Require("losetup");
+        var log = _dir.File("daemon.log");
+        Erafs.Run("mount", "--origin", _image, "--log", log, _mnt).Ok();
+        var pid = Erafs.DaemonPid(_mnt);
+        var loop = LoopDevice.Attach(Path.Combine(_mnt, "device"));
+        Mono.Unix.Native.Syscall.kill(pid, Mono.Unix.Native.Signum.SIGTERM);
+        Assert.That(Erafs.WaitFor(() => !MountPointCheck.IsMountPoint(_mnt), TimeSpan.FromSeconds(10)), Is.True, "left the namespace");
+        // The loop device still works through the detached mount.
+        var data = new byte[4096];
+        Random.Shared.NextBytes(data);
+        using (var f = new FileStream(loop.Path, FileMode.Open, FileAccess.Write)) f.Write(data);
+        HostTools.Run("sync").Ok();
+        Assert.That(Erafs.ProcessAlive(pid), Is.True, "serving while the loop device holds the file");
+        loop.Dispose();
+        Assert.That(Erafs.WaitFor(() => !Erafs.ProcessAlive(pid), TimeSpan.FromSeconds(30)), Is.True, "exits once released");
+        var origin = File.ReadAllBytes(_image);
+        Assert.That(origin.AsSpan(0, 4096).ToArray(), Is.EqualTo(data));
+    }
+
+    [Test]
+    public void Unmount_while_a_loop_device_holds_the_device_is_refused_as_busy()
+    {
+        Erafs.Run("mount", "--origin", _image, "--log", _dir.File("log"), _mnt).Ok();
+        using (LoopDevice.Attach(Path.Combine(_mnt, "device")))
+        {
+            var r = Erafs.Run("unmount", _mnt);
+            Assert.That(r.ExitCode, Is.EqualTo((int)ExitCode.Busy));
+            Assert.That(r.Stderr.Trim(), Is.EqualTo($"erafs: {_mnt}: busy: a loop device or open file still holds it (detach with 'losetup -d' first)"));
+            Assert.That(MountPointCheck.IsMountPoint(_mnt), Is.True, "still mounted");
+        }
+        Erafs.Run("unmount", _mnt).Ok();
+    }
+
+    [Test]
+    public void Mount_on_a_busy_mount_point_fails_and_leaves_the_first_mount_alone()
+    {
+        Erafs.Run("mount", "--origin", _image, "--log", _dir.File("log"), _mnt).Ok();
+        var r = Erafs.Run("mount", "--origin", _image, "--log", _dir.File("log2"), _mnt);
+        Assert.That(r.ExitCode, Is.EqualTo(1));
+        Assert.That(r.Stderr.Trim(), Is.EqualTo($"erafs: {_mnt}: mount point is busy (something is already mounted there)"));
+        Assert.That(File.Exists(Path.Combine(_mnt, "device")), Is.True);
+        Erafs.Run("unmount", _mnt).Ok();
+    }
+}
