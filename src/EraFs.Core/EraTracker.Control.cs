@@ -155,10 +155,12 @@ public sealed partial class EraTracker
     /// <summary>Forgets every mark: the store's current era changed, so no block is marked in it yet.</summary>
     private void StartNewEraLocked()
     {
+        // Odd while clearing, so the write-order check can tell a bit it saw vanish from one never set.
+        Interlocked.Increment(ref _eraEpoch);
         _durable.ClearAll();
         _requested.ClearAll();
+        Interlocked.Increment(ref _eraEpoch);
         _blocksWrittenThisEra = 0;
         _digestPending = true;
-        Interlocked.Increment(ref _eraEpoch);
     }
 }

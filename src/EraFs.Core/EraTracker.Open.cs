@@ -13,7 +13,7 @@ public sealed partial class EraTracker
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
-        var log = options.Log ?? (_ => { });
+        var log = SafeLogger(options.Log);
         var state = store.OpenState;
         var recorded = store.Geometry;
 

@@ -112,7 +112,7 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
         if (length <= 0) return;
         var run = _geometry.BlocksTouching(offset, length);
         if (_durable.AllSet(run.Start, run.Count)) return;
-        if (Volatile.Read(ref _eraEpoch) != t_epochAtBeforeWrite) return;
+        if (Volatile.Read(ref _eraEpoch) != t_epochAtBeforeWrite || (t_epochAtBeforeWrite & 1) != 0) return;
         throw new InvalidOperationException(
             $"write order broken: blocks [{run.Start}, {run.End}) are about to be written without a durable mark");
 #endif
@@ -168,6 +168,18 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
         }
     }
 
+    private static Action<string> SafeLogger(Action<string>? log) => line =>
+    {
+        // A throwing logger must not take the worker (and every waiting writer) down with it.
+        try
+        {
+            log?.Invoke(line);
+        }
+        catch (Exception)
+        {
+        }
+    };
+
     private TrackingFailedException FailedException() =>
         new($"era tracking has failed ({_lastError ?? "metadata commit failed"}); writes needing a new mark are refused");
 
@@ -179,6 +191,30 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
     }
 
     private void WorkerLoop()
+    {
+        try
+        {
+            RunWorker();
+        }
+        catch (Exception e)
+        {
+            // Only a bug gets here (store errors are handled where they occur); fail loudly rather than
+            // leave writers and control callers waiting for a worker that is gone.
+            _log($"error: era tracker worker stopped: {e}");
+            lock (_gate)
+            {
+                _lastError = $"worker stopped: {e.Message}";
+                _failedSeq = Math.Min(_failedSeq, _completedSeq + 1);
+                _failed = true;
+                _stopped = true;
+                foreach (var request in _controls) request.Complete(0, new TrackingFailedException(_lastError, e));
+                _controls.Clear();
+                Monitor.PulseAll(_gate);
+            }
+        }
+    }
+
+    private void RunWorker()
     {
         while (true)
         {
@@ -192,10 +228,15 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
                     // Its writers already saw the failure (their sequence is past _failedSeq).
                     _collecting.Clear();
                 }
-                if (_collecting.Count > 0) commit = TakeCollectingLocked();
-                else if (_controls.TryDequeue(out control)) { }
-                else if (_stopping) return;
-                else digest = _digestPending && !_failed;
+                if (_collecting.Count > 0)
+                {
+                    commit = TakeCollectingLocked();
+                }
+                else if (!_controls.TryDequeue(out control))
+                {
+                    if (_stopping) return;
+                    digest = _digestPending && !_failed;
+                }
             }
             if (commit) CommitInFlight();
             else if (control is not null) RunControl(control);
@@ -291,7 +332,16 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
     /// <summary>Worker (or opener, before the worker starts) only: reads the store, so callers of Status never touch it.</summary>
     private void Publish()
     {
-        var usage = _store.Usage;
+        (ulong Used, ulong Total) usage;
+        try
+        {
+            usage = _store.Usage;
+        }
+        catch (Exception)
+        {
+            // Usage is cosmetic; an unreadable space map must not stop status from being published.
+            usage = _status is { } last ? (last.MetadataUsed, last.MetadataTotal) : (0, 0);
+        }
         var written = _blocksWrittenThisEra;
         var lastWritten = _geometry.NrBlocks > 0 && _durable.IsSet(_geometry.NrBlocks - 1);
         _status = new EraTrackerStatus
