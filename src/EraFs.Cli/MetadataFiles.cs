@@ -6,13 +6,18 @@ namespace EraFs.Cli;
 /// <summary>Opens metadata files for the verbs, turning every failure into one line naming the file.</summary>
 internal static class MetadataFiles
 {
-    public static IEraStore Open(string path)
+    public static IEraStore Open(string path) => Guarded(path, () => MetadataStore.Open(path));
+
+    /// <summary>Opens a metadata file read-only (safe while a live mount writes it).</summary>
+    public static MetadataReader OpenReader(string path) => Guarded(path, () => MetadataReader.Open(path));
+
+    private static T Guarded<T>(string path, Func<T> open)
     {
         if (Directory.Exists(path)) throw new CliException($"{path}: is a directory, not a metadata file");
         if (!File.Exists(path)) throw new CliException($"{path}: metadata file does not exist");
         try
         {
-            return MetadataStore.Open(path);
+            return open();
         }
         catch (MetadataException ex)
         {

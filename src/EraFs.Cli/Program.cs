@@ -19,6 +19,7 @@ public static class Program
             MountVerb.Command(args),
             UnmountVerb.Command(),
             CreateVerb.Command(),
+            InvalidateVerb.Command(),
         };
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         var parsed = root.Parse(args);
