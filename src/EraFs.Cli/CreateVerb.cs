@@ -23,10 +23,12 @@ internal static class CreateVerb
     public static int Run(string originPath, string metadataPath, uint blockSize, bool force, TextWriter stdout)
     {
         long size;
+        DateTime mtime;
         try
         {
             using var origin = Origin.Open(originPath);
             size = origin.Size;
+            mtime = origin.ModifiedUtc;
         }
         catch (IOException ex)
         {
@@ -34,12 +36,16 @@ internal static class CreateVerb
         }
         if (!force && File.Exists(metadataPath) && new FileInfo(metadataPath).Length > 0)
             throw new CliException($"{metadataPath}: already exists and is not empty (use --force to overwrite its history)");
-        using var store = CreateStore(metadataPath, size, blockSize, force);
+        using var store = CreateStore(metadataPath, size, mtime, blockSize, force);
         stdout.WriteLine($"{metadataPath}: {store.Geometry.NrBlocks} blocks of {store.Geometry.BlockSize} bytes for {originPath} ({size} bytes), era {store.CurrentEra}");
         return (int)ExitCode.Ok;
     }
 
-    public static IEraStore CreateStore(string metadataPath, long originSize, uint blockSize, bool force)
+    /// <summary>
+    /// Formats metadata and records the origin's current mtime as a clean baseline, so the first mount
+    /// can tell an untouched origin (era 1 starts empty, as in dm-era) from one written meanwhile.
+    /// </summary>
+    public static IEraStore CreateStore(string metadataPath, long originSize, DateTime originMtimeUtc, uint blockSize, bool force)
     {
         EraGeometry geometry;
         try
@@ -52,7 +58,9 @@ internal static class CreateVerb
         }
         try
         {
-            return MetadataStore.Create(metadataPath, geometry, force);
+            var store = MetadataStore.Create(metadataPath, geometry, force);
+            store.SetClean(true, originMtimeUtc);
+            return store;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or MetadataException)
         {

@@ -163,7 +163,7 @@ internal static class MountVerb
         {
             if (!r.Create)
                 throw new CliException($"{meta}: metadata does not exist (create it with 'erafs create' or mount with --create)");
-            store = CreateVerb.CreateStore(meta, origin.Size, r.BlockSize ?? DefaultBlockSize, force: File.Exists(meta));
+            store = CreateVerb.CreateStore(meta, origin.Size, origin.ModifiedUtc, r.BlockSize ?? DefaultBlockSize, force: File.Exists(meta));
             log.Info($"{meta}: created metadata for {origin.Path} with {store.Geometry.BlockSize}-byte blocks");
         }
         else
