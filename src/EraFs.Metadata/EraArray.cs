@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using EraFs.Core;
 
 namespace EraFs.Metadata;
@@ -17,8 +17,7 @@ internal static class EraArray
             var page = position / PerPage;
             var pageEnd = Math.Min(run.End, (page + 1) * PerPage);
             var data = PagedTree.WritableLeaf(space, ref root, Height, page, BlockKind.EraPage);
-            for (var b = position; b < pageEnd; b++)
-                BinaryPrimitives.WriteUInt32LittleEndian(data.AsSpan(Offset(b - page * PerPage)), era);
+            Entries(data).Slice((int)(position - page * PerPage), (int)(pageEnd - position)).Fill(era);
             position = pageEnd;
         }
     }
@@ -57,17 +56,23 @@ internal static class EraArray
                 }
                 next = pageBase;
             }
-            var data = source.Read(leaf, BlockKind.EraPage);
             var pageEnd = Math.Min(pageBase + PerPage, nrBlocks);
-            for (var b = next; b < pageEnd; b++)
+            var entries = Entries(source.Read(leaf, BlockKind.EraPage)).ToArray();
+            var i = (int)(next - pageBase);
+            var end = (int)(pageEnd - pageBase);
+            while (i < end)
             {
-                var era = BinaryPrimitives.ReadUInt32LittleEndian(data.AsSpan(Offset(b - pageBase)));
-                if (era == pending.Era && pending.End == b) pending = pending with { Count = pending.Count + 1 };
+                var era = entries[i];
+                var length = entries.AsSpan(i, end - i).IndexOfAnyExcept(era);
+                if (length < 0) length = end - i;
+                var start = pageBase + (ulong)i;
+                if (era == pending.Era && pending.End == start) pending = pending with { Count = pending.Count + (ulong)length };
                 else
                 {
                     if (pending.Count > 0) yield return pending;
-                    pending = new EraRun(b, 1, era);
+                    pending = new EraRun(start, (ulong)length, era);
                 }
+                i += length;
             }
             next = pageEnd;
         }
@@ -84,4 +89,8 @@ internal static class EraArray
     }
 
     private static int Offset(ulong slot) => BlockFormat.HeaderSize + (int)slot * 4;
+
+    /// <summary>The page's entries; on-disk order is little-endian, as every supported host is.</summary>
+    private static Span<uint> Entries(byte[] page) =>
+        MemoryMarshal.Cast<byte, uint>(page.AsSpan(BlockFormat.HeaderSize, BlockFormat.ErasPerPage * 4));
 }

@@ -63,7 +63,10 @@ public sealed class FaultyDevice : IBlockDevice
     /// <summary>Cut the power at this flush (1-based), before it takes effect.</summary>
     public int? CrashAtFlush { get; set; }
 
-    /// <summary>Cut the power during this write, persisting exactly the sectors whose bit is set (earlier pending writes persist whole).</summary>
+    /// <summary>
+    /// Cut the power during this write, persisting exactly the sectors whose bit is set (sectors past
+    /// the 64th are dropped); earlier pending writes persist whole so the tear is the only damage.
+    /// </summary>
     public (int Write, ulong SectorMask)? TearAtWrite { get; set; }
 
     /// <summary>Fail this operation (1-based, see <see cref="Operations"/>) and, when persistent, every later write and flush.</summary>
@@ -113,7 +116,7 @@ public sealed class FaultyDevice : IBlockDevice
             foreach (var (o, d) in _pending) Apply(ref _durable, ref _durableLength, o, d);
             _pending.Clear();
             _pending.Add(torn);
-            PowerLoss(sector => (tear.SectorMask >> sector & 1) != 0 ? SectorFate.Persist : SectorFate.Drop);
+            PowerLoss(sector => sector < 64 && (tear.SectorMask >> sector & 1) != 0 ? SectorFate.Persist : SectorFate.Drop);
         }
         if (CrashAtWrite == Writes) PowerLoss(_ => RandomFate());
     }
