@@ -17,14 +17,14 @@ public sealed partial class MetadataStore
             var next = change(FoldJournal(_sb));
             CommitSuperblock(next);
         }
-        catch (Exception e) when (e is not ControlRejectedException)
+        catch (Exception e)
         {
             _space.Abandon();
             _archive = archiveBefore;
             // The failed superblock may still reach the disk with a newer epoch than the journal we
             // would append to, so the next marks must go through a full commit that supersedes it.
             _needsFullCommit = true;
-            if (e is MetadataException) throw;
+            if (e is MetadataException or ControlRejectedException) throw;
             throw new MetadataException($"{_device.Name}: metadata commit failed: {e.Message}", e);
         }
     }
