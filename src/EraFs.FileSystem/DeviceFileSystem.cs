@@ -25,8 +25,9 @@ public sealed class DeviceFileSystem : FuseFileSystem
     private readonly Origin _origin;
     private readonly IWriteInterceptor? _interceptor;
     private readonly IReadOnlyList<ControlFile> _controls;
+    private readonly IReadOnlyList<ViewFile> _views;
     private readonly IFuseLog _log;
-    private readonly ConcurrentDictionary<ulong, byte[]> _openTexts = new();
+    private readonly ConcurrentDictionary<ulong, IViewContent> _openContents = new();
     private readonly uint _uid = Syscall.geteuid();
     private readonly uint _gid = Syscall.getegid();
     private readonly DateTime _mountedUtc = DateTime.UtcNow;
@@ -35,11 +36,13 @@ public sealed class DeviceFileSystem : FuseFileSystem
     private long _largestWrite;
     private long _largestRead;
 
-    public DeviceFileSystem(Origin origin, IWriteInterceptor? interceptor, IReadOnlyList<ControlFile> controls, IFuseLog log)
+    public DeviceFileSystem(Origin origin, IWriteInterceptor? interceptor, IReadOnlyList<ControlFile> controls, IFuseLog log,
+        IReadOnlyList<ViewFile>? views = null)
     {
         _origin = origin;
         _interceptor = interceptor;
         _controls = controls;
+        _views = views ?? [];
         _log = log;
         _deviceMtimeTicks = origin.ModifiedUtc.Ticks;
     }
@@ -66,6 +69,17 @@ public sealed class DeviceFileSystem : FuseFileSystem
         return inode >= FirstControlInode && i < (ulong)_controls.Count ? _controls[(int)i] : null;
     }
 
+    private ulong FirstViewInode => FirstControlInode + (ulong)_controls.Count;
+
+    private ViewFile? View(ulong inode)
+    {
+        var i = inode - FirstViewInode;
+        return inode >= FirstViewInode && i < (ulong)_views.Count ? _views[(int)i] : null;
+    }
+
+    private FuseAttributes ViewAttributes(ulong inode, IViewContent content) =>
+        new(inode, S_IFREG | 0x100, content.Length, _uid, _gid, _mountedUtc);
+
     public override int Lookup(ulong parent, string name, out FuseAttributes attributes)
     {
         attributes = default;
@@ -81,6 +95,12 @@ public sealed class DeviceFileSystem : FuseFileSystem
             attributes = ControlAttributes(FirstControlInode + (ulong)i, _controls[i]);
             return 0;
         }
+        for (var i = 0; i < _views.Count; i++)
+        {
+            if (_views[i].Name != name || _views[i].Current() is not { } content) continue;
+            attributes = ViewAttributes(FirstViewInode + (ulong)i, content);
+            return 0;
+        }
         return FuseErrors.ENOENT;
     }
 
@@ -90,6 +110,7 @@ public sealed class DeviceFileSystem : FuseFileSystem
         if (inode == RootInode) attributes = RootAttributes;
         else if (inode == DeviceInode) attributes = DeviceAttributes;
         else if (Control(inode) is { } c) attributes = ControlAttributes(inode, c);
+        else if (View(inode)?.Current() is { } content) attributes = ViewAttributes(inode, content);
         else return FuseErrors.ENOENT;
         return 0;
     }
@@ -126,6 +147,8 @@ public sealed class DeviceFileSystem : FuseFileSystem
         };
         for (var i = 0; i < _controls.Count; i++)
             list.Add(new FuseDirEntry(_controls[i].Name, FirstControlInode + (ulong)i, S_IFREG));
+        for (var i = 0; i < _views.Count; i++)
+            if (_views[i].Current() is not null) list.Add(new FuseDirEntry(_views[i].Name, FirstViewInode + (ulong)i, S_IFREG));
         entries = list;
         return 0;
     }
@@ -139,6 +162,16 @@ public sealed class DeviceFileSystem : FuseFileSystem
             reply.KeepCache = true;
             return 0;
         }
+        if (View(inode) is { } view)
+        {
+            if ((flags & 3) != 0) return FuseErrors.EACCES;
+            if (view.Current() is not { } content) return FuseErrors.ENOENT;
+            // One content per open: a reader sees one consistent image even if the source moves on.
+            reply.DirectIo = true;
+            reply.Handle = (ulong)Interlocked.Increment(ref _nextHandle);
+            _openContents[reply.Handle] = content;
+            return 0;
+        }
         if (Control(inode) is not { } c) return inode == RootInode ? FuseErrors.EISDIR : FuseErrors.ENOENT;
         var accessMode = flags & 3;
         if (accessMode != 1 && c.Read is null) return FuseErrors.EACCES;
@@ -149,7 +182,7 @@ public sealed class DeviceFileSystem : FuseFileSystem
         if (c.Read is not null && accessMode != 1)
         {
             reply.Handle = (ulong)Interlocked.Increment(ref _nextHandle);
-            _openTexts[reply.Handle] = Encoding.UTF8.GetBytes(c.Read());
+            _openContents[reply.Handle] = new ByteViewContent(Encoding.UTF8.GetBytes(c.Read()));
         }
         return 0;
     }
@@ -163,11 +196,7 @@ public sealed class DeviceFileSystem : FuseFileSystem
             UpdateMax(ref _largestRead, len);
             return _origin.Read(buffer[..len], offset);
         }
-        if (!_openTexts.TryGetValue(handle, out var text)) return FuseErrors.EBADF;
-        if (offset >= text.Length) return 0;
-        var n = (int)Math.Min(buffer.Length, text.Length - offset);
-        text.AsSpan((int)offset, n).CopyTo(buffer);
-        return n;
+        return _openContents.TryGetValue(handle, out var content) ? content.Read(buffer, offset) : FuseErrors.EBADF;
     }
 
     public override int Write(ulong inode, ulong handle, ReadOnlySpan<byte> data, long offset)
@@ -240,7 +269,7 @@ public sealed class DeviceFileSystem : FuseFileSystem
 
     public override int Release(ulong inode, ulong handle)
     {
-        if (handle != 0) _openTexts.TryRemove(handle, out _);
+        if (handle != 0) _openContents.TryRemove(handle, out _);
         return 0;
     }
 

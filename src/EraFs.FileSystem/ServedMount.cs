@@ -17,7 +17,8 @@ public sealed class ServedMount : IDisposable
     private readonly FuseMount _mount;
     private readonly Task _completion;
 
-    private ServedMount(Origin origin, EraTracker? tracker, string mountPoint, FuseMountOptions options, DaemonLog log)
+    private ServedMount(Origin origin, EraTracker? tracker, string mountPoint, FuseMountOptions options, DaemonLog log,
+        IReadOnlyList<ViewFile>? views)
     {
         _origin = origin;
         _tracker = tracker;
@@ -25,14 +26,15 @@ public sealed class ServedMount : IDisposable
         var controls = tracker is null
             ? EraControlFiles.Untracked(MountInfo)
             : EraControlFiles.For(tracker, MountInfo, log);
-        _fileSystem = new DeviceFileSystem(origin, tracker, controls, log);
+        _fileSystem = new DeviceFileSystem(origin, tracker, controls, log, views);
         _mount = FuseMount.Mount(_fileSystem, mountPoint, options, log);
         _completion = _mount.Completion.ContinueWith(_ => Shutdown(), TaskScheduler.Default);
     }
 
     /// <summary>Mounts; throws <see cref="FuseMountException"/> (nothing left mounted) if it cannot.</summary>
-    public static ServedMount Start(Origin origin, EraTracker? tracker, string mountPoint, FuseMountOptions options, DaemonLog log) =>
-        new(origin, tracker, mountPoint, options, log);
+    public static ServedMount Start(Origin origin, EraTracker? tracker, string mountPoint, FuseMountOptions options, DaemonLog log,
+        IReadOnlyList<ViewFile>? views = null) =>
+        new(origin, tracker, mountPoint, options, log, views);
 
     public string MountPoint => _mount.MountPoint;
 
