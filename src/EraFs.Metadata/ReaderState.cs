@@ -20,7 +20,16 @@ internal sealed record ReaderState(
         var source = new ReaderBlockSource(device, sb.Sequence);
         var archive = ArchiveCatalog.Load(source, sb.CatalogHead);
         var journal = new List<BlockRun>();
-        MarkJournal.Replay(device, sb, journal);
+        try
+        {
+            MarkJournal.Replay(device, sb, journal);
+        }
+        catch (MetadataCorruptException)
+        {
+            // A writer that moved on may be rewriting the region; only an unchanged state makes it damage.
+            source.ConfirmUnchanged();
+            throw;
+        }
         SnapshotView? snapshot = null;
         if (sb.SnapshotRoot != 0)
         {

@@ -3,6 +3,7 @@ using EraFs.TestSupport;
 
 namespace EraFs.Metadata.Tests;
 
+/// <summary>The file device, the fault-injecting device, and damaged metadata that must be refused by name.</summary>
 public class DeviceTests
 {
     [Test]

@@ -4,6 +4,7 @@ using EraFs.TestSupport;
 
 namespace EraFs.Metadata.Tests;
 
+/// <summary>Block, superblock and journal encodings, and the messages that name damaged structures.</summary>
 public class FormatTests
 {
     [Test]

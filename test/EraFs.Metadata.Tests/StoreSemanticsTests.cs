@@ -4,6 +4,7 @@ using static EraFs.Metadata.Tests.StoreFixtures;
 
 namespace EraFs.Metadata.Tests;
 
+/// <summary>dm-era semantics of the store: marks, rollover, snapshots, digest, resize, exhaustion, reopen.</summary>
 public class StoreSemanticsTests
 {
     [Test]
