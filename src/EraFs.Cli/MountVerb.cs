@@ -18,7 +18,8 @@ internal sealed record MountRequest(
     bool AllowShrink,
     string? LogPath,
     bool DaemonChild,
-    IReadOnlyList<string> Args);
+    IReadOnlyList<string> Args,
+    RegionLogRequest? RegionLog = null);
 
 /// <summary>erafs mount: opens the origin and history, serves the mount until it is unmounted.</summary>
 internal static class MountVerb
@@ -32,22 +33,40 @@ internal static class MountVerb
         var foreground = new Option<bool>("--foreground", "-f") { Description = "Stay attached and log to stderr instead of starting a daemon" };
         var allowOther = new Option<bool>("--allow-other") { Description = "Let other users (and root) reach the mount; files stay owner-only" };
         var allowShrink = new Option<bool>("--allow-shrink") { Description = "Accept an origin that shrank since the metadata was last used" };
-        var logFile = new Option<string?>("--log") { Description = "Daemon log file (default /var/log/erafs/<mountpoint>.log for root)" };
+        var logFile = new Option<string?>("--log-file") { Description = "Daemon log file (default /var/log/erafs/<mountpoint>.log for root)" };
+        var regionLog = new Option<string?>("--log") { Description = "Dirty region log: core, disk:PATH or userspace:SOCKET (any other value is taken as --log-file)" };
+        var regionSize = new Option<string?>("--region-size") { Description = "Region size of the dirty region log (power of two, at least 4KiB; default 512KiB)" };
+        var forceSync = new Option<bool>("--sync") { Description = "Ignore the region log's state and resync every region" };
+        var noSync = new Option<bool>("--nosync") { Description = "Assume every region the log knows nothing of is in sync" };
+        var mirrors = new Option<string[]>("--mirror") { Description = "Mirror leg (image or block device of the origin's size); repeat for more legs", AllowMultipleArgumentsPerToken = false };
+        var resyncRate = new Option<string?>("--resync-rate") { Description = "Bandwidth bound of the background resync per second (default 256MiB)" };
         var child = new Option<bool>(DaemonLauncher.ChildFlag) { Hidden = true };
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "Empty directory to mount on" };
         var cmd = new Command("mount", "Mount ORIGIN as MOUNTPOINT/device; returns once the mount is ready")
         {
             origin, metadata, create, blockSize, foreground, allowOther, allowShrink, logFile, child, mountPoint,
+            regionLog, regionSize, forceSync, noSync, mirrors, resyncRate,
         };
         cmd.SetAction(p =>
         {
             var bs = p.GetValue(blockSize) is { } s ? (uint?)checked((uint)ByteSize.Parse(s, "--block-size")) : null;
             var passOn = rawArgs.SkipWhile(a => a != "mount").ToList();
             var meta = p.GetValue(metadata);
+            var daemonLog = p.GetValue(logFile);
+            var logSpec = p.GetValue(regionLog);
+            if (logSpec is not null && !RegionLogSetup.IsSpec(logSpec))
+            {
+                daemonLog ??= logSpec;
+                logSpec = null;
+            }
+            var legs = p.GetValue(mirrors) ?? [];
+            var regions = logSpec is null && legs.Length == 0 ? null : new RegionLogRequest(
+                logSpec ?? "core", RegionLogSetup.ParseRegionSize(p.GetValue(regionSize)), RegionLogSetup.ParseSync(p.GetValue(forceSync), p.GetValue(noSync)),
+                legs, p.GetValue(resyncRate) is { } rate ? ByteSize.Parse(rate, "--resync-rate") : RegionLogSetup.DefaultResyncRate);
             return Run(new MountRequest(
                 Path.GetFullPath(p.GetValue(origin)!), p.GetValue(mountPoint)!, meta is null ? null : Path.GetFullPath(meta), p.GetValue(create), bs,
-                p.GetValue(foreground), p.GetValue(allowOther), p.GetValue(allowShrink), p.GetValue(logFile),
-                p.GetValue(child), passOn), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error);
+                p.GetValue(foreground), p.GetValue(allowOther), p.GetValue(allowShrink), daemonLog,
+                p.GetValue(child), passOn, regions), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error);
         });
         return cmd;
     }
@@ -75,10 +94,12 @@ internal static class MountVerb
         {
             var origin = OpenOrigin(r.Origin);
             EraTracker? tracker = null;
+            MirrorSet? mirror = null;
             ServedMount? served = null;
             try
             {
                 if (r.Metadata is not null) tracker = OpenTracker(r, origin, log);
+                if (r.RegionLog is not null) mirror = RegionLogSetup.Open(r.RegionLog, origin, log);
                 var options = new FuseMountOptions
                 {
                     AllowOther = r.AllowOther,
@@ -86,7 +107,7 @@ internal static class MountVerb
                 };
                 try
                 {
-                    served = ServedMount.Start(origin, tracker, r.MountPoint, options, log);
+                    served = ServedMount.Start(origin, tracker, r.MountPoint, options, log, mirror: mirror);
                 }
                 catch (FuseMountException ex)
                 {
@@ -114,6 +135,7 @@ internal static class MountVerb
                 if (served is not null) served.Dispose();
                 else
                 {
+                    mirror?.Dispose();
                     tracker?.Dispose();
                     origin.Dispose();
                 }

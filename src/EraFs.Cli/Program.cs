@@ -20,6 +20,8 @@ public static class Program
             UnmountVerb.Command(),
             CreateVerb.Command(),
             InvalidateVerb.Command(),
+            LogVerb.Command(),
+            LogServerVerb.Command(),
         };
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         var parsed = root.Parse(args);

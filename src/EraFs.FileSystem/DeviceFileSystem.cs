@@ -22,7 +22,7 @@ public sealed class DeviceFileSystem : FuseFileSystem
     private const int FALLOC_FL_PUNCH_HOLE = 0x02;
     private const int FALLOC_FL_ZERO_RANGE = 0x10;
 
-    private readonly Origin _origin;
+    private readonly IDeviceIo _origin;
     private readonly IWriteInterceptor? _interceptor;
     private readonly IReadOnlyList<ControlFile> _controls;
     private readonly IReadOnlyList<ViewFile> _views;
@@ -36,7 +36,7 @@ public sealed class DeviceFileSystem : FuseFileSystem
     private long _largestWrite;
     private long _largestRead;
 
-    public DeviceFileSystem(Origin origin, IWriteInterceptor? interceptor, IReadOnlyList<ControlFile> controls, IFuseLog log,
+    public DeviceFileSystem(IDeviceIo origin, IWriteInterceptor? interceptor, IReadOnlyList<ControlFile> controls, IFuseLog log,
         IReadOnlyList<ViewFile>? views = null)
     {
         _origin = origin;

@@ -7,7 +7,7 @@ namespace EraFs.FileSystem;
 /// The image (regular file or block device) behind <c>device</c>: positional I/O on one descriptor,
 /// safe from many threads because pread/pwrite never touch the file offset.
 /// </summary>
-public sealed unsafe class Origin : IDisposable
+public sealed unsafe class Origin : IDisposable, IDeviceIo
 {
     private const int FALLOC_FL_KEEP_SIZE = 0x01;
     private const int FALLOC_FL_PUNCH_HOLE = 0x02;

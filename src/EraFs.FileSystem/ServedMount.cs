@@ -1,5 +1,6 @@
 using System.Globalization;
 using EraFs.Core;
+using EraFs.Core.RegionLog;
 using EraFs.Fuse;
 
 namespace EraFs.FileSystem;
@@ -12,29 +13,33 @@ public sealed class ServedMount : IDisposable
 {
     private readonly Origin _origin;
     private readonly EraTracker? _tracker;
+    private readonly MirrorSet? _mirror;
     private readonly DaemonLog _log;
     private readonly DeviceFileSystem _fileSystem;
     private readonly FuseMount _mount;
     private readonly Task _completion;
 
     private ServedMount(Origin origin, EraTracker? tracker, string mountPoint, FuseMountOptions options, DaemonLog log,
-        IReadOnlyList<ViewFile>? views)
+        IReadOnlyList<ViewFile>? views, MirrorSet? mirror)
     {
         _origin = origin;
         _tracker = tracker;
+        _mirror = mirror;
         _log = log;
         var controls = tracker is null
             ? EraControlFiles.Untracked(MountInfo)
             : EraControlFiles.For(tracker, MountInfo, log);
-        _fileSystem = new DeviceFileSystem(origin, tracker, controls, log, views);
+        if (mirror is not null) controls = [.. controls, .. mirror.ControlFiles];
+        IWriteInterceptor? interceptor = mirror is null ? tracker : new CombinedWriteInterceptor(tracker, mirror.Regions);
+        _fileSystem = new DeviceFileSystem(mirror?.Mirror ?? (IDeviceIo)origin, interceptor, controls, log, views);
         _mount = FuseMount.Mount(_fileSystem, mountPoint, options, log);
         _completion = _mount.Completion.ContinueWith(_ => Shutdown(), TaskScheduler.Default);
     }
 
     /// <summary>Mounts; throws <see cref="FuseMountException"/> (nothing left mounted) if it cannot.</summary>
     public static ServedMount Start(Origin origin, EraTracker? tracker, string mountPoint, FuseMountOptions options, DaemonLog log,
-        IReadOnlyList<ViewFile>? views = null) =>
-        new(origin, tracker, mountPoint, options, log, views);
+        IReadOnlyList<ViewFile>? views = null, MirrorSet? mirror = null) =>
+        new(origin, tracker, mountPoint, options, log, views, mirror);
 
     public string MountPoint => _mount.MountPoint;
 
@@ -54,6 +59,8 @@ public sealed class ServedMount : IDisposable
         yield return ("max_write", _fileSystem.Connection?.MaxWrite.ToString(CultureInfo.InvariantCulture) ?? "-");
         yield return ("largest_write_seen", w.ToString(CultureInfo.InvariantCulture));
         yield return ("largest_read_seen", r.ToString(CultureInfo.InvariantCulture));
+        if (_mirror is not null)
+            foreach (var line in _mirror.Info()) yield return line;
         foreach (var e in _log.RecentErrors.TakeLast(1)) yield return ("last_log_error", e);
     }
 
@@ -61,6 +68,7 @@ public sealed class ServedMount : IDisposable
     {
         var rc = _origin.Sync(dataOnly: false);
         if (rc < 0) _log.Error($"{_origin.Path}: final fsync failed: {FuseErrors.Describe(rc)}");
+        _mirror?.Close();
         if (_tracker is not null)
         {
             try
@@ -88,6 +96,7 @@ public sealed class ServedMount : IDisposable
         {
             // Already logged by Shutdown.
         }
+        _mirror?.Dispose();
         _tracker?.Dispose();
         _origin.Dispose();
     }

@@ -1,0 +1,136 @@
+using EraFs.Core.RegionLog;
+using EraFs.Fuse;
+
+namespace EraFs.FileSystem;
+
+/// <summary>
+/// dm-raid1's data path: every write goes to the origin (the default leg) and to each healthy leg;
+/// reads of in-sync regions rotate over the origin and the healthy legs, other reads use the origin.
+/// A failing leg is marked failed and dropped; the mirror keeps serving from the origin.
+/// </summary>
+public sealed class Mirror(Origin origin, IReadOnlyList<MirrorLeg> legs, IFuseLog log) : IDeviceIo
+{
+    private RegionTracker? _regions;
+    private long _readTurn;
+
+    public Origin Origin => origin;
+
+    public IReadOnlyList<MirrorLeg> Legs => legs;
+
+    public long Size => origin.Size;
+
+    public DateTime ModifiedUtc => origin.ModifiedUtc;
+
+    /// <summary>Tells the mirror which regions are in sync (reads) and where to record leg failures.</summary>
+    public void Attach(RegionTracker regions) => _regions = regions;
+
+    public int Read(Span<byte> buffer, long offset)
+    {
+        if (legs.Count == 0 || !AllInSync(offset, buffer.Length)) return origin.Read(buffer, offset);
+        var turn = (int)(Interlocked.Increment(ref _readTurn) % (legs.Count + 1));
+        if (turn == 0 || !legs[turn - 1].Healthy) return origin.Read(buffer, offset);
+        var leg = legs[turn - 1];
+        var rc = leg.Read(buffer, offset);
+        if (rc >= 0 && (rc == buffer.Length || offset + rc >= origin.Size)) return rc;
+        LegFailed(leg, 'R', offset, buffer.Length, rc < 0 ? FuseErrors.Describe(rc) : "short read");
+        return origin.Read(buffer, offset);
+    }
+
+    public int Write(ReadOnlySpan<byte> data, long offset)
+    {
+        var rc = origin.Write(data, offset);
+        if (rc < 0) return rc;
+        foreach (var leg in legs)
+        {
+            if (!leg.Healthy) continue;
+            var lrc = leg.Write(data, offset);
+            if (lrc < 0) LegFailed(leg, 'D', offset, data.Length, FuseErrors.Describe(lrc));
+        }
+        return rc;
+    }
+
+    public int Zero(long offset, long length, bool punch)
+    {
+        var rc = origin.Zero(offset, length, punch);
+        if (rc < 0) return rc;
+        foreach (var leg in legs)
+        {
+            if (!leg.Healthy) continue;
+            var lrc = leg.Zero(offset, length, punch);
+            if (lrc < 0) LegFailed(leg, 'D', offset, length, FuseErrors.Describe(lrc));
+        }
+        return 0;
+    }
+
+    public int Sync(bool dataOnly)
+    {
+        var rc = origin.Sync(dataOnly);
+        FlushLegs(dataOnly);
+        return rc;
+    }
+
+    public int FlushDescriptor() => origin.FlushDescriptor();
+
+    /// <summary>
+    /// fdatasync of the origin and every healthy leg; the region tracker calls it before clearing
+    /// regions. False only if the origin failed: a failed leg is dropped, not waited for.
+    /// </summary>
+    public bool FlushAll()
+    {
+        var rc = origin.Sync(dataOnly: true);
+        if (rc < 0) log.Error($"{origin.Path}: flush before clearing regions failed: {FuseErrors.Describe(rc)}");
+        FlushLegs(dataOnly: true);
+        return rc >= 0;
+    }
+
+    /// <summary>Copies one region from the origin to every healthy leg (resync); false if the origin could not be read.</summary>
+    public bool CopyToLegs(long offset, byte[] buffer)
+    {
+        var length = (int)Math.Min(buffer.Length, origin.Size - offset);
+        var rc = origin.Read(buffer.AsSpan(0, length), offset);
+        if (rc != length)
+        {
+            log.Error($"{origin.Path}: resync read of {length} bytes at {offset} failed: {(rc < 0 ? FuseErrors.Describe(rc) : "short read")}");
+            return false;
+        }
+        foreach (var leg in legs)
+        {
+            if (!leg.Healthy) continue;
+            var lrc = leg.Write(buffer.AsSpan(0, length), offset);
+            if (lrc < 0) LegFailed(leg, 'S', offset, length, FuseErrors.Describe(lrc));
+        }
+        return true;
+    }
+
+    private void FlushLegs(bool dataOnly)
+    {
+        foreach (var leg in legs)
+        {
+            if (!leg.Healthy) continue;
+            var rc = leg.Sync(dataOnly);
+            if (rc < 0) LegFailed(leg, 'F', 0, 0, FuseErrors.Describe(rc));
+        }
+    }
+
+    private bool AllInSync(long offset, int length)
+    {
+        if (_regions is not { } regions || length <= 0) return false;
+        var last = (ulong)((Math.Min(offset + length, origin.Size) - 1) / regions.RegionSize);
+        for (var r = (ulong)(offset / regions.RegionSize); r <= last; r++)
+            if (!regions.IsInSync(r)) return false;
+        return true;
+    }
+
+    private void LegFailed(MirrorLeg leg, char health, long offset, long length, string why)
+    {
+        var first = leg.Healthy;
+        leg.Fail(health);
+        if (first) log.Error($"mirror leg {leg.Path} failed ({health}) at {offset}+{length}: {why}; serving from the origin");
+        // The leg missed data in these regions, as dm-raid1 records with set_region_sync(r, 0).
+        if (_regions is { } regions && length > 0)
+        {
+            var last = (ulong)((Math.Min(offset + length, origin.Size) - 1) / regions.RegionSize);
+            for (var r = (ulong)(offset / regions.RegionSize); r <= last; r++) regions.MarkOutOfSync(r);
+        }
+    }
+}

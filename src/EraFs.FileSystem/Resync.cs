@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using EraFs.Core.RegionLog;
+using EraFs.Fuse;
+
+namespace EraFs.FileSystem;
+
+/// <summary>
+/// Background recovery after mount (dm-raid1's do_recovery): one region at a time is taken from the
+/// log, quiesced, copied from the origin to the legs and recorded in sync, at a bounded byte rate.
+/// </summary>
+public sealed class Resync : IDisposable
+{
+    private readonly RegionTracker _regions;
+    private readonly Mirror _mirror;
+    private readonly IFuseLog _log;
+    private readonly ManualResetEventSlim _stop = new(false);
+    private readonly Thread _thread;
+    private readonly Stopwatch _clock = new();
+    private long _regionsDone;
+    private long _bytesCopied;
+    private volatile bool _finished;
+
+    public Resync(RegionTracker regions, Mirror mirror, long bytesPerSecond, IFuseLog log)
+    {
+        _regions = regions;
+        _mirror = mirror;
+        _log = log;
+        BytesPerSecond = bytesPerSecond;
+        OutOfSyncAtStart = (long)regions.RegionCount - regions.InSyncRegions;
+        _thread = new Thread(Run) { IsBackground = true, Name = "region-resync" };
+        _thread.Start();
+    }
+
+    public long BytesPerSecond { get; }
+
+    /// <summary>Regions the log called out of sync when the mount started.</summary>
+    public long OutOfSyncAtStart { get; }
+
+    public long RegionsResynced => Interlocked.Read(ref _regionsDone);
+
+    public long BytesCopied => Interlocked.Read(ref _bytesCopied);
+
+    /// <summary>True once the log had no more resync work (or the resync was stopped).</summary>
+    public bool Finished => _finished;
+
+    public TimeSpan Elapsed => _clock.Elapsed;
+
+    private void Run()
+    {
+        _clock.Start();
+        var buffer = new byte[_regions.RegionSize];
+        try
+        {
+            while (!_stop.IsSet && _regions.TryBeginRecovery(out var region))
+            {
+                var offset = (long)region * _regions.RegionSize;
+                var ok = _mirror.CopyToLegs(offset, buffer);
+                _regions.EndRecovery(region, ok);
+                if (!ok) continue;
+                Interlocked.Increment(ref _regionsDone);
+                var copied = Interlocked.Add(ref _bytesCopied, _mirror.Legs.Count == 0 ? 0 : Math.Min(buffer.Length, _mirror.Size - offset));
+                Throttle(copied);
+            }
+            _log.Info($"resync {(_stop.IsSet ? "stopped" : "finished")}: {RegionsResynced} region(s), {BytesCopied} bytes in {_clock.Elapsed.TotalSeconds:F1} s");
+        }
+        catch (Exception e)
+        {
+            _log.Error($"resync failed: {e.Message}", e);
+        }
+        finally
+        {
+            _clock.Stop();
+            _finished = true;
+        }
+    }
+
+    private void Throttle(long copied)
+    {
+        if (BytesPerSecond <= 0) return;
+        var due = TimeSpan.FromSeconds((double)copied / BytesPerSecond) - _clock.Elapsed;
+        if (due > TimeSpan.Zero) _stop.Wait(due);
+    }
+
+    /// <summary>Stops after the region in progress (dm-raid1 waits for recovery at presuspend).</summary>
+    public void Stop()
+    {
+        _stop.Set();
+        _thread.Join();
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        _stop.Dispose();
+    }
+}
