@@ -20,6 +20,11 @@ public static class Program
             UnmountVerb.Command(),
             CreateVerb.Command(),
             InvalidateVerb.Command(),
+            CheckVerb.Command(),
+            DumpVerb.Command(),
+            RestoreVerb.Command(),
+            ExportVerb.Command(),
+            ImportVerb.Command(),
             LogVerb.Command(),
             LogServerVerb.Command(),
         };

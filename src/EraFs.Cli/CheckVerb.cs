@@ -1,0 +1,44 @@
+using System.CommandLine;
+using EraFs.Core;
+using EraFs.Metadata;
+
+namespace EraFs.Cli;
+
+/// <summary>erafs check: verifies every structure of native metadata, reports each problem, never writes.</summary>
+internal static class CheckVerb
+{
+    public static Command Command()
+    {
+        var superOnly = new Option<bool>("--super-block-only") { Description = "Check only the superblock" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing; the exit code says it all" };
+        var meta = new Argument<string>("META") { Description = "EraFs metadata file" };
+        var cmd = new Command("check", $"Verify native metadata; exit {(int)ExitCode.MetadataDamaged} if anything is wrong") { superOnly, quiet, meta };
+        cmd.SetAction(p => Run(p.GetValue(meta)!, p.GetValue(superOnly), p.GetValue(quiet), p.InvocationConfiguration.Output));
+        return cmd;
+    }
+
+    public static int Run(string metaPath, bool superblockOnly, bool quiet, TextWriter stdout)
+    {
+        var problems = Problems(metaPath, superblockOnly);
+        if (!quiet)
+            foreach (var problem in problems) stdout.WriteLine($"{metaPath}: {problem}");
+        if (problems.Count > 0)
+            throw new CliException($"{metaPath}: {problems.Count} problem{(problems.Count == 1 ? "" : "s")} found; the metadata is damaged", ExitCode.MetadataDamaged);
+        if (!quiet) stdout.WriteLine($"{metaPath}: no problems found{(superblockOnly ? " in the superblock" : "")}");
+        return (int)ExitCode.Ok;
+    }
+
+    /// <summary>Every problem in the file; input errors (missing, directory, XML, too small) throw one-line CliExceptions.</summary>
+    public static IReadOnlyList<MetadataProblem> Problems(string metaPath, bool superblockOnly = false)
+    {
+        ToolFiles.RequireBinary(metaPath, "EraFs metadata");
+        try
+        {
+            return MetadataChecker.Check(metaPath, superblockOnly);
+        }
+        catch (MetadataException ex)
+        {
+            throw new CliException(ex.Message.StartsWith(metaPath, StringComparison.Ordinal) ? ex.Message : $"{metaPath}: {ex.Message}", ExitCode.MetadataDamaged);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using System.CommandLine;
+using EraFs.Tools;
+using EraFs.Tools.DmEra;
+
+namespace EraFs.Cli;
+
+/// <summary>erafs export: the history (and held snapshot) as kernel dm-era metadata.</summary>
+internal static class ExportVerb
+{
+    public static Command Command()
+    {
+        var format = new Option<string>("--format") { Description = "Output format: dm-era (the kernel target's on-disk metadata)", Required = true };
+        format.AcceptOnlyFromAmong("dm-era");
+        var output = new Option<string>("--output", "-o") { Description = "File to write (replaced whole, never half-written)", Required = true };
+        var meta = new Argument<string>("META") { Description = "EraFs metadata file (may belong to a live mount)" };
+        var cmd = new Command("export", "Write the history as dm-era metadata") { format, output, meta };
+        cmd.SetAction(p => Run(p.GetValue(meta)!, p.GetValue(output)!, p.InvocationConfiguration.Output));
+        return cmd;
+    }
+
+    public static int Run(string metaPath, string outputPath, TextWriter stdout)
+    {
+        ToolFiles.RequireBinary(metaPath, "EraFs metadata");
+        EraHistory history;
+        using (var reader = MetadataFiles.OpenReader(metaPath))
+            history = NativeHistory.Load(reader);
+        DmMetadataImage image;
+        try
+        {
+            image = DmEraWriter.Write(history);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliException($"{metaPath}: {ex.Message}");
+        }
+        ToolFiles.WriteAtomically(outputPath, temp =>
+        {
+            using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write);
+            image.WriteTo(file);
+            file.Flush(flushToDisk: true);
+        });
+        stdout.WriteLine($"{outputPath}: dm-era metadata, {image.AllocatedBlocks} of {image.TotalBlocks} blocks used, era {history.Live.CurrentEra}" +
+                         (history.Snapshot is null ? "" : $", metadata snapshot of era {history.Snapshot.CurrentEra}"));
+        return (int)ExitCode.Ok;
+    }
+}

@@ -1,0 +1,42 @@
+using System.CommandLine;
+using EraFs.Tools;
+using EraFs.Tools.DmEra;
+
+namespace EraFs.Cli;
+
+/// <summary>erafs import: native metadata from kernel dm-era metadata, held metadata snapshot included.</summary>
+internal static class ImportVerb
+{
+    public static Command Command()
+    {
+        var input = new Option<string>("--input", "-i") { Description = "dm-era metadata (a file, or a metadata device not in use)", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "EraFs metadata file to write (replaced whole, never half-written)", Required = true };
+        var origin = new Option<string>("--origin") { Description = "The image the history describes: its size must match, and its mtime becomes the clean baseline", Required = true };
+        var cmd = new Command("import", "Build native metadata from dm-era metadata") { input, output, origin };
+        cmd.SetAction(p => Run(p.GetValue(input)!, p.GetValue(output)!, p.GetValue(origin)!, p.InvocationConfiguration.Output));
+        return cmd;
+    }
+
+    public static int Run(string inputPath, string metaPath, string originPath, TextWriter stdout)
+    {
+        ToolFiles.RequireBinary(inputPath, "dm-era metadata");
+        EraHistory history;
+        try
+        {
+            using var reader = new DmFileReader(inputPath);
+            history = DmEraReader.Read(reader);
+        }
+        catch (DmFormatException ex)
+        {
+            throw new CliException($"{inputPath}: {ex.Message}", ExitCode.MetadataDamaged);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{inputPath}: {ex.Message}");
+        }
+        RestoreVerb.WriteNative(history, metaPath, originPath, inputPath);
+        stdout.WriteLine($"{metaPath}: imported era {history.Live.CurrentEra}, {history.NrBlocks} blocks" +
+                         (history.Snapshot is null ? "" : $", metadata snapshot of era {history.Snapshot.CurrentEra}") + $" from {inputPath}");
+        return (int)ExitCode.Ok;
+    }
+}

@@ -1,0 +1,82 @@
+using System.CommandLine;
+using EraFs.Core;
+using EraFs.Metadata;
+using EraFs.Tools;
+
+namespace EraFs.Cli;
+
+/// <summary>erafs restore: native metadata from era_dump XML (ours or the dm-era tools').</summary>
+internal static class RestoreVerb
+{
+    public static Command Command()
+    {
+        var input = new Option<string>("--input", "-i") { Description = "era_dump XML to read", Required = true };
+        var output = new Option<string>("--output", "-o") { Description = "Metadata file to write (replaced whole, never half-written)", Required = true };
+        var origin = new Option<string?>("--origin") { Description = "The image the history describes: its size must match, and its mtime becomes the clean baseline" };
+        var cmd = new Command("restore", "Build native metadata from era_dump XML") { input, output, origin };
+        cmd.SetAction(p => Run(p.GetValue(input)!, p.GetValue(output)!, p.GetValue(origin), p.InvocationConfiguration.Output));
+        return cmd;
+    }
+
+    public static int Run(string xmlPath, string metaPath, string? originPath, TextWriter stdout)
+    {
+        ToolFiles.RequireText(xmlPath, "era XML");
+        EraHistory history;
+        try
+        {
+            history = XmlRestoreReader.ReadFile(xmlPath);
+        }
+        catch (EraXmlException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{xmlPath}: {ex.Message}");
+        }
+        WriteNative(history, metaPath, originPath, xmlPath);
+        stdout.WriteLine($"{metaPath}: restored era {history.Live.CurrentEra}, {history.NrBlocks} blocks, {history.Live.Writesets.Count} writesets from {xmlPath}");
+        return (int)ExitCode.Ok;
+    }
+
+    /// <summary>Writes the history as native metadata at metaPath (atomically); shared with import.</summary>
+    public static void WriteNative(EraHistory history, string metaPath, string? originPath, string source)
+    {
+        long? size = null;
+        DateTime? mtime = null;
+        if (originPath is not null)
+        {
+            ToolFiles.RequireFile(originPath, "origin image");
+            try
+            {
+                using var origin = new FileStream(originPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                size = origin.Length > 0 ? origin.Length : origin.Seek(0, SeekOrigin.End);
+                mtime = File.GetLastWriteTimeUtc(originPath);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new CliException($"{originPath}: {ex.Message}");
+            }
+        }
+        HistoryContent content;
+        try
+        {
+            content = NativeHistory.ToContent(history, size, mtime);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliException($"{source}: {ex.Message.Split(" (Parameter")[0]}");
+        }
+        ToolFiles.WriteAtomically(metaPath, temp =>
+        {
+            try
+            {
+                MetadataBuilder.Write(temp, content);
+            }
+            catch (MetadataException ex)
+            {
+                throw new IOException(ex.Message.Replace(temp, metaPath, StringComparison.Ordinal), ex);
+            }
+        });
+    }
+}

@@ -1,0 +1,69 @@
+namespace EraFs.Cli;
+
+/// <summary>Input checks and all-or-nothing output files shared by the metadata tool verbs.</summary>
+internal static class ToolFiles
+{
+    /// <summary>Refuses a missing path or a directory with one line naming it.</summary>
+    public static void RequireFile(string path, string what)
+    {
+        if (Directory.Exists(path)) throw new CliException($"{path}: is a directory, not {what}");
+        if (!File.Exists(path) && !path.StartsWith("/dev/", StringComparison.Ordinal)) throw new CliException($"{path}: {what} does not exist");
+    }
+
+    /// <summary>Refuses files too small to hold one metadata block, and XML handed to a binary reader.</summary>
+    public static void RequireBinary(string path, string what)
+    {
+        RequireFile(path, what);
+        var head = new byte[4096];
+        int read;
+        try
+        {
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            read = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{path}: {ex.Message}");
+        }
+        var text = head.AsSpan(0, read).TrimStart(" \t\r\n"u8);
+        if (text.Length > 0 && text[0] == (byte)'<')
+            throw new CliException($"{path}: this looks like XML; {what} is binary metadata (use 'erafs restore' for XML)");
+        if (read < head.Length) throw new CliException($"{path}: {read} bytes is too small to be {what} (a block is 4096 bytes)", ExitCode.MetadataDamaged);
+    }
+
+    /// <summary>Refuses binary data handed to an XML reader before the parser gets to say something vaguer.</summary>
+    public static void RequireText(string path, string what)
+    {
+        RequireFile(path, what);
+        var head = new byte[512];
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var read = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        if (read == 0) throw new CliException($"{path}:1:1: empty file, expected {what}");
+        if (head.AsSpan(0, read).Contains((byte)0)) throw new CliException($"{path}:1:1: binary data, expected {what} (use 'erafs import' for dm-era binary metadata)");
+    }
+
+    /// <summary>
+    /// Builds the file at a temporary name beside path and renames it over path only once complete,
+    /// so a failure leaves path as it was (or absent), never half-written.
+    /// </summary>
+    public static void WriteAtomically(string path, Action<string> write)
+    {
+        if (Directory.Exists(path)) throw new CliException($"{path}: is a directory");
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if (!Directory.Exists(dir)) throw new CliException($"{path}: directory {dir} does not exist");
+        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            write(temp);
+            File.Move(temp, path, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{path}: cannot write: {ex.Message}");
+        }
+        finally
+        {
+            if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+}

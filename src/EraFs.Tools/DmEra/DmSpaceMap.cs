@@ -1,0 +1,66 @@
+using System.Buffers.Binary;
+
+namespace EraFs.Tools.DmEra;
+
+/// <summary>
+/// The metadata space map of an image written in one go: one index block (255 entries: bitmap
+/// location, free count, first possibly-free slot), bitmap blocks of 2-bit reference counts (16320
+/// blocks each) and an empty reference-count tree, since every block is referenced exactly once.
+/// </summary>
+public static class DmSpaceMap
+{
+    public const int EntriesPerBitmap = (DmBlock.Size - 16) * 4;
+    public const int MaxBitmaps = (DmBlock.Size - 16) / 16;
+    public const ulong MaxBlocks = (ulong)MaxBitmaps * EntriesPerBitmap;
+    private const int IndexEntriesOffset = 16;
+
+    public static int BitmapsFor(ulong totalBlocks) => (int)((totalBlocks + EntriesPerBitmap - 1) / EntriesPerBitmap);
+
+    /// <summary>Block layout reserved at the start of the image, in the order era_restore allocates them.</summary>
+    public sealed record Reserved(ulong Index, ulong RefCountRoot, ulong FirstBitmap, int Bitmaps);
+
+    /// <summary>Allocates the index, the empty reference-count tree and the bitmaps (after the superblock at 0).</summary>
+    public static Reserved Reserve(DmMetadataImage image, int bitmaps)
+    {
+        image.Allocate(out var index);
+        var refCounts = DmBtree.Build(image, [], 4);
+        ulong first = 0;
+        for (var i = 0; i < bitmaps; i++)
+        {
+            image.Allocate(out var location);
+            if (i == 0) first = location;
+        }
+        return new Reserved(index, refCounts, first, bitmaps);
+    }
+
+    /// <summary>Marks every allocated block as used once and fills in the index and bitmaps; returns the root for superblocks.</summary>
+    public static DmSpaceMapRoot Finish(DmMetadataImage image, Reserved reserved)
+    {
+        var used = image.AllocatedBlocks;
+        var total = image.TotalBlocks;
+        var index = image.Block(reserved.Index).AsSpan();
+        for (var i = 0; i < reserved.Bitmaps; i++)
+        {
+            var location = reserved.FirstBitmap + (ulong)i;
+            var bitmap = image.Block(location).AsSpan();
+            var first = (ulong)i * EntriesPerBitmap;
+            var covered = Math.Min((ulong)EntriesPerBitmap, total - first);
+            var allocatedHere = used > first ? Math.Min(covered, used - first) : 0;
+            for (ulong j = 0; j < allocatedHere; j++)
+            {
+                // Reference count 1 is the low bit of the entry's pair: bit 2j+1 of each little-endian u64.
+                var bit = (int)(j % 32) * 2 + 1;
+                var offset = 16 + (int)(j / 32) * 8;
+                var word = BinaryPrimitives.ReadUInt64LittleEndian(bitmap[offset..]) | 1UL << bit;
+                BinaryPrimitives.WriteUInt64LittleEndian(bitmap[offset..], word);
+            }
+            DmBlock.Seal(bitmap, DmBlockKind.SpaceMapBitmap, location);
+            var entry = index[(IndexEntriesOffset + 16 * i)..];
+            BinaryPrimitives.WriteUInt64LittleEndian(entry, location);
+            BinaryPrimitives.WriteUInt32LittleEndian(entry[8..], (uint)(covered - allocatedHere));
+            BinaryPrimitives.WriteUInt32LittleEndian(entry[12..], (uint)allocatedHere);
+        }
+        DmBlock.Seal(index, DmBlockKind.SpaceMapIndex, reserved.Index);
+        return new DmSpaceMapRoot(total, used, reserved.Index, reserved.RefCountRoot);
+    }
+}

@@ -1,0 +1,116 @@
+using System.Numerics;
+using EraFs.Core;
+
+namespace EraFs.Tools;
+
+/// <summary>
+/// The writeset of one era: bit b set means block b was written in that era. Bits are kept as
+/// dm_bitset words (bit b is bit b%64 of word b/64) so every format converts without reshuffling.
+/// </summary>
+public sealed record EraWriteset(uint Era, ulong NrBits, ulong[] Words)
+{
+    public static EraWriteset Empty(uint era, ulong nrBits) => new(era, nrBits, new ulong[(nrBits + 63) / 64]);
+
+    public static EraWriteset FromRuns(uint era, ulong nrBits, IEnumerable<BlockRun> runs)
+    {
+        var ws = Empty(era, nrBits);
+        foreach (var run in runs)
+            for (var b = run.Start; b < Math.Min(run.End, nrBits); b++) ws.Set(b);
+        return ws;
+    }
+
+    public bool IsSet(ulong block) => block < NrBits && (Words[block / 64] >> (int)(block % 64) & 1) != 0;
+
+    public void Set(ulong block) => Words[block / 64] |= 1UL << (int)(block % 64);
+
+    public bool IsEmpty => Array.TrueForAll(Words, w => w == 0);
+
+    public ulong Count => Words.Aggregate(0UL, (sum, w) => sum + (ulong)BitOperations.PopCount(w));
+
+    /// <summary>Maximal runs of set bits, ascending.</summary>
+    public IEnumerable<BlockRun> Runs()
+    {
+        ulong start = 0, length = 0;
+        for (var w = 0; w < Words.Length; w++)
+        {
+            var word = Words[w];
+            if (word == 0 && length == 0) continue;
+            for (var i = 0; i < 64; i++)
+            {
+                var b = (ulong)w * 64 + (ulong)i;
+                if (b >= NrBits) break;
+                if ((word >> i & 1) != 0)
+                {
+                    if (length == 0) start = b;
+                    length++;
+                }
+                else if (length > 0)
+                {
+                    yield return new BlockRun(start, length);
+                    length = 0;
+                }
+            }
+        }
+        if (length > 0) yield return new BlockRun(start, length);
+    }
+}
+
+/// <summary>
+/// One consistent view of an era history: the current era, the writesets not yet folded into the era
+/// array (ascending; the live view's last one may be the current era's own, not yet archived) and the
+/// era array (one entry per block).
+/// </summary>
+public sealed record EraState(uint CurrentEra, IReadOnlyList<EraWriteset> Writesets, uint[] Eras)
+{
+    /// <summary>Blocks whose last write era is at least era: era-array entries ≥ era and writesets of era ≥ era.</summary>
+    public IEnumerable<BlockRun> WrittenSince(uint era)
+    {
+        var marked = EraWriteset.Empty(era, (ulong)Eras.Length);
+        for (var b = 0; b < Eras.Length; b++)
+            if (Eras[b] >= era) marked.Set((ulong)b);
+        foreach (var ws in Writesets.Where(w => w.Era >= era))
+            for (var i = 0; i < Math.Min(ws.Words.Length, marked.Words.Length); i++) marked.Words[i] |= ws.Words[i];
+        return marked.Runs();
+    }
+
+    /// <summary>Each block's newest era: the newest writeset holding it, else its era-array entry.</summary>
+    public uint[] LogicalEras()
+    {
+        var eras = (uint[])Eras.Clone();
+        foreach (var ws in Writesets)
+            foreach (var run in ws.Runs())
+                for (var b = run.Start; b < Math.Min(run.End, (ulong)eras.Length); b++)
+                    eras[b] = Math.Max(eras[b], ws.Era);
+        return eras;
+    }
+
+    /// <summary>Drives a visitor through this view, in the order the XML lists it.</summary>
+    public void Accept(IEraHistoryVisitor visitor, uint blockSizeSectors)
+    {
+        visitor.BeginSuperblock(blockSizeSectors, (ulong)Eras.Length, CurrentEra);
+        foreach (var ws in Writesets) visitor.Writeset(ws);
+        visitor.EraArray(Eras);
+        visitor.EndSuperblock();
+    }
+}
+
+/// <summary>
+/// An era history in a format-neutral form (the IR every tool shares): geometry, the live view and,
+/// when one is held, the metadata snapshot's view.
+/// </summary>
+public sealed record EraHistory(uint BlockSizeSectors, ulong NrBlocks, EraState Live, EraState? Snapshot)
+{
+    public uint BlockSizeBytes => BlockSizeSectors * 512;
+}
+
+/// <summary>Receives an era history in XML order; the XML writer, the XML reader's collector and the format writers implement it.</summary>
+public interface IEraHistoryVisitor
+{
+    void BeginSuperblock(uint blockSizeSectors, ulong nrBlocks, uint currentEra);
+
+    void Writeset(EraWriteset writeset);
+
+    void EraArray(uint[] eras);
+
+    void EndSuperblock();
+}
