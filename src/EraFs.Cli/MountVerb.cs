@@ -100,6 +100,7 @@ internal static class MountVerb
             {
                 if (r.Metadata is not null) tracker = OpenTracker(r, origin, log);
                 if (r.RegionLog is not null) mirror = RegionLogSetup.Open(r.RegionLog, origin, log);
+                using var snapshotView = tracker is null ? null : new MetadataSnapshotView(r.Metadata!, log);
                 var options = new FuseMountOptions
                 {
                     AllowOther = r.AllowOther,
@@ -107,7 +108,8 @@ internal static class MountVerb
                 };
                 try
                 {
-                    served = ServedMount.Start(origin, tracker, r.MountPoint, options, log, mirror: mirror);
+                    served = ServedMount.Start(origin, tracker, r.MountPoint, options, log,
+                        views: snapshotView is null ? null : [snapshotView.File], mirror: mirror);
                 }
                 catch (FuseMountException ex)
                 {
@@ -190,7 +192,7 @@ internal static class MountVerb
         }
         else
         {
-            store = MetadataFiles.Open(meta);
+            store = NeedsCheckGate.Open(meta, log);
         }
         try
         {
