@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using EraFs.Core;
 
 namespace EraFs.Metadata;
@@ -65,27 +67,32 @@ internal static class WritesetBits
     /// <summary>Set runs of one page among its first limit bits.</summary>
     public static List<(ulong Start, ulong Count)> RunsInPage(byte[] page, ulong limit)
     {
-        var runs = new List<(ulong, ulong)>();
-        var words = page.AsSpan(BlockFormat.HeaderSize);
-        ulong bit = 0;
-        long runStart = -1;
-        for (var w = 0; w < words.Length / 8 && bit < limit; w++, bit += 64)
+        var runs = new List<(ulong Start, ulong Count)>();
+        var words = MemoryMarshal.Cast<byte, ulong>(page.AsSpan(BlockFormat.HeaderSize, BlockFormat.PayloadSize));
+        var wordLimit = (int)Math.Min((ulong)words.Length, (limit + 63) / 64);
+        var w = 0;
+        while (w < wordLimit)
         {
-            var word = BitConverter.ToUInt64(words.Slice(w * 8, 8));
-            if (word == 0 && runStart < 0) continue;
-            if (word == ulong.MaxValue && runStart >= 0) continue;
-            for (var i = 0; i < 64; i++)
+            var skip = words[w..wordLimit].IndexOfAnyExcept(0UL);
+            if (skip < 0) break;
+            w += skip;
+            var word = words[w];
+            var wordBase = (ulong)w * 64;
+            while (word != 0)
             {
-                var set = (word >> i & 1) != 0 && bit + (ulong)i < limit;
-                if (set && runStart < 0) runStart = (long)bit + i;
-                else if (!set && runStart >= 0)
-                {
-                    runs.Add(((ulong)runStart, bit + (ulong)i - (ulong)runStart));
-                    runStart = -1;
-                }
+                var zeros = BitOperations.TrailingZeroCount(word);
+                var rest = ~(word >> zeros);
+                var ones = rest == 0 ? 64 - zeros : Math.Min(BitOperations.TrailingZeroCount(rest), 64 - zeros);
+                var start = wordBase + (ulong)zeros;
+                var end = Math.Min(start + (ulong)ones, limit);
+                if (start >= end) break;
+                if (runs.Count > 0 && runs[^1].Start + runs[^1].Count == start)
+                    runs[^1] = (runs[^1].Start, end - runs[^1].Start);
+                else runs.Add((start, end - start));
+                word = zeros + ones >= 64 ? 0 : word & ~((1UL << (zeros + ones)) - 1);
             }
+            w++;
         }
-        if (runStart >= 0) runs.Add(((ulong)runStart, Math.Min(limit, bit) - (ulong)runStart));
         return runs;
     }
 

@@ -33,13 +33,19 @@ public sealed class FaultyDevice : IBlockDevice
     private byte[]? _afterCrash;
     private long _afterCrashLength;
 
+    /// <summary>A device whose durable contents are a copy of image (empty when null).</summary>
     public FaultyDevice(string name = "meta.bin", byte[]? image = null)
+        : this(name, image?.ToArray() ?? [], image?.Length ?? 0)
+    {
+    }
+
+    private FaultyDevice(string name, byte[] durable, long length)
     {
         Name = name;
-        _durable = image?.ToArray() ?? [];
-        _durableLength = _durable.Length;
-        _current = _durable.ToArray();
-        _length = _durableLength;
+        _durable = durable;
+        _durableLength = length;
+        _current = durable.AsSpan(0, (int)length).ToArray();
+        _length = length;
         _random = new Random(0);
     }
 
@@ -85,8 +91,9 @@ public sealed class FaultyDevice : IBlockDevice
     /// <summary>The device as it comes back after the power loss (or, without one, its durable contents).</summary>
     public FaultyDevice Recover()
     {
-        var image = Crashed ? _afterCrash!.AsSpan(0, (int)_afterCrashLength) : _durable.AsSpan(0, (int)_durableLength);
-        return new FaultyDevice(Name, image.ToArray());
+        return Crashed
+            ? new FaultyDevice(Name, _afterCrash!.AsSpan(0, (int)_afterCrashLength).ToArray(), _afterCrashLength)
+            : new FaultyDevice(Name, _durable.AsSpan(0, (int)_durableLength).ToArray(), _durableLength);
     }
 
     /// <summary>A copy of what the device currently reads back.</summary>
