@@ -8,8 +8,11 @@ namespace EraFs.Cli;
 
 /// <summary>
 /// MOUNT/metadata: while a metadata snapshot is held, dm-era metadata whose block 0 is the live state
-/// as of the first read after the snapshot was taken and whose metadata_snap is the snapshot, so
-/// era_invalidate --metadata-snapshot and era_dump work as on a live dm-era device. Absent otherwise.
+/// as of the first read after the snapshot was taken (its current writeset in the superblock, as a
+/// running dm-era keeps it) and whose metadata_snap is the snapshot, so era_invalidate
+/// --metadata-snapshot and era_dump work as on a live dm-era device. Absent otherwise. (0.9.0's
+/// era_invalidate reads block 0 even with --metadata-snapshot; with the current writeset kept out of
+/// the tree, block 0 answers as the snapshot does until the next checkpoint, as on dm-era.)
 /// The image is built once per held snapshot (era arrays are 4 bytes a block) and cached by its root.
 /// </summary>
 internal sealed class MetadataSnapshotView(string metadataPath, DaemonLog log) : IDisposable
@@ -36,7 +39,7 @@ internal sealed class MetadataSnapshotView(string metadataPath, DaemonLog log) :
                     return null;
                 }
                 if (_cached is { } c && c.Root == root && c.Generation == _reader.Generation) return c.Content;
-                var content = new ImageContent(DmEraWriter.Write(NativeHistory.Load(_reader)));
+                var content = new ImageContent(DmEraWriter.Write(NativeHistory.Load(_reader), currentInSuperblock: true));
                 _cached = (root, _reader.Generation, content);
                 log.Info($"{FileName}: built dm-era metadata for the snapshot at block {root} ({content.Length} bytes)");
                 return content;

@@ -4,36 +4,45 @@ namespace EraFs.Tools.DmEra;
 
 /// <summary>
 /// Writes an era history as kernel dm-era metadata. Layout follows era_restore: superblock, space map
-/// index, reference-count tree, bitmaps, then the era array, the bitsets and the writeset tree. Every
-/// writeset, the current era's included, goes into the writeset tree (as era_restore does, with no
-/// live current writeset) so era_invalidate and era_dump see all of it; a kernel loading this starts
-/// the next era on resume. A held snapshot gets its own trees and a clone superblock that block 0's
-/// metadata_snap points at, as take_metadata_snap leaves it. Nothing is shared, so every block's
-/// reference count is 1.
+/// index, reference-count tree, bitmaps, then the era array, the bitsets and the writeset tree. By
+/// default every writeset, the current era's included, goes into the writeset tree (as era_restore
+/// does, with no live current writeset) so era_invalidate and era_dump see all of it; a kernel loading
+/// this starts the next era on resume. As a live device's image, the current era's writeset instead
+/// stays in the superblock, where the tools do not look, exactly as a running dm-era keeps it. A held
+/// snapshot gets its own trees and a clone superblock that block 0's metadata_snap points at, as
+/// take_metadata_snap leaves it. Nothing is shared, so every block's reference count is 1.
 /// </summary>
 public static class DmEraWriter
 {
     /// <summary>Spare blocks beyond the history's own, so a kernel taking the metadata over can keep going.</summary>
     public const ulong MinimumSpareBlocks = 1024;
 
-    public static DmMetadataImage Write(EraHistory history)
+    public static DmMetadataImage Write(EraHistory history, bool currentInSuperblock = false)
     {
         if (history.NrBlocks > uint.MaxValue) throw new ArgumentException($"{history.NrBlocks} blocks do not fit dm-era's 32-bit count");
         for (var bitmaps = 1; ; bitmaps++)
         {
-            var image = Layout(history, bitmaps);
+            var image = Layout(history, bitmaps, currentInSuperblock);
             if (DmSpaceMap.BitmapsFor(image.TotalBlocks) <= bitmaps) return image;
             if (bitmaps >= DmSpaceMap.MaxBitmaps)
                 throw new ArgumentException($"the history needs more than {DmSpaceMap.MaxBlocks} metadata blocks, the most dm-era can address");
         }
     }
 
-    private static DmMetadataImage Layout(EraHistory history, int bitmaps)
+    private static DmMetadataImage Layout(EraHistory history, int bitmaps, bool currentInSuperblock)
     {
         var image = new DmMetadataImage();
         image.Allocate(out _);
         var reserved = DmSpaceMap.Reserve(image, bitmaps);
-        var (liveTree, liveArray) = WriteState(image, history.Live);
+        var live = history.Live;
+        ulong currentRoot = 0;
+        if (currentInSuperblock)
+        {
+            var current = live.Writesets.FirstOrDefault(w => w.Era == live.CurrentEra) ?? EraWriteset.Empty(live.CurrentEra, history.NrBlocks);
+            live = live with { Writesets = live.Writesets.Where(w => w.Era != live.CurrentEra).ToList() };
+            currentRoot = Bitset(image, current);
+        }
+        var (liveTree, liveArray) = WriteState(image, live);
         ulong cloneLocation = 0;
         (ulong Tree, ulong Array)? snapshotRoots = null;
         if (history.Snapshot is { } snapshot)
@@ -48,7 +57,10 @@ public static class DmEraWriter
         if (snapshotRoots is { } roots)
             (Superblock(history, history.Snapshot!, spaceMap, roots.Tree, roots.Array) with { Location = cloneLocation })
                 .Pack(image.Block(cloneLocation));
-        (Superblock(history, history.Live, spaceMap, liveTree, liveArray) with { MetadataSnap = cloneLocation }).Pack(image.Block(0));
+        var liveSuperblock = Superblock(history, live, spaceMap, liveTree, liveArray) with { MetadataSnap = cloneLocation };
+        if (currentRoot != 0)
+            liveSuperblock = liveSuperblock with { CurrentWritesetBits = (uint)history.NrBlocks, CurrentWritesetRoot = currentRoot };
+        liveSuperblock.Pack(image.Block(0));
         return image;
     }
 
@@ -69,8 +81,7 @@ public static class DmEraWriter
         var entries = new List<(ulong, byte[])>();
         foreach (var ws in state.Writesets)
         {
-            var words = ws.Words;
-            var root = DmArray.Build(image, (ulong)words.Length, 8, (i, slot) => BinaryPrimitives.WriteUInt64LittleEndian(slot, words[i]));
+            var root = Bitset(image, ws);
             var value = new byte[12];
             BinaryPrimitives.WriteUInt32LittleEndian(value, (uint)ws.NrBits);
             BinaryPrimitives.WriteUInt64LittleEndian(value.AsSpan(4), root);
@@ -78,5 +89,11 @@ public static class DmEraWriter
         }
         var tree = DmBtree.Build(image, entries, 12);
         return (tree, array);
+    }
+
+    private static ulong Bitset(DmMetadataImage image, EraWriteset ws)
+    {
+        var words = ws.Words;
+        return DmArray.Build(image, (ulong)words.Length, 8, (i, slot) => BinaryPrimitives.WriteUInt64LittleEndian(slot, words[i]));
     }
 }
