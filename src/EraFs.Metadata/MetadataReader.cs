@@ -68,7 +68,10 @@ public sealed class MetadataReader : IDisposable
     public IReadOnlyList<ArchivedWriteset> ArchivedWritesets(bool useSnapshot = false) =>
         useSnapshot ? RequireSnapshot(_state).Archive : _state.Archive;
 
-    /// <summary>Set runs of the archived writeset of one era (MetadataException when that era has none).</summary>
+    /// <summary>
+    /// Set runs of the archived writeset of one era (MetadataException when that era has none, also
+    /// when a live digest removes it mid-read: dump from the snapshot for a stable view).
+    /// </summary>
     public IEnumerable<BlockRun> ArchivedWritesetRuns(uint era, bool useSnapshot = false) =>
         Resumable((state, from) =>
         {
