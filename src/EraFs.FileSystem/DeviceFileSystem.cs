@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using EraFs.Core;
+using EraFs.Core.RegionLog;
 using EraFs.Fuse;
 using Mono.Unix.Native;
 
@@ -24,6 +25,8 @@ public sealed class DeviceFileSystem : FuseFileSystem
 
     private readonly IDeviceIo _origin;
     private readonly IWriteInterceptor? _interceptor;
+    // Debug builds check dm-era's write order (mark durable before the origin write) right at the origin call.
+    private readonly EraTracker? _orderCheck;
     private readonly IReadOnlyList<ControlFile> _controls;
     private readonly IReadOnlyList<ViewFile> _views;
     private readonly IFuseLog _log;
@@ -41,6 +44,7 @@ public sealed class DeviceFileSystem : FuseFileSystem
     {
         _origin = origin;
         _interceptor = interceptor;
+        _orderCheck = interceptor as EraTracker ?? (interceptor as CombinedWriteInterceptor)?.Era as EraTracker;
         _controls = controls;
         _views = views ?? [];
         _log = log;
@@ -225,6 +229,7 @@ public sealed class DeviceFileSystem : FuseFileSystem
             _log.Error($"write of {len} bytes at {offset} refused: {ex.Message}");
             return FuseErrors.EIO;
         }
+        _orderCheck?.AssertMarkedDurable(offset, len);
         var rc = _origin.Write(data[..len], offset);
         _interceptor.AfterWrite(offset, len, rc >= 0);
         return rc;
@@ -256,6 +261,7 @@ public sealed class DeviceFileSystem : FuseFileSystem
                 return FuseErrors.EIO;
             }
         }
+        _orderCheck?.AssertMarkedDurable(offset, len);
         var rc = _origin.Zero(offset, len, punch);
         _interceptor?.AfterWrite(offset, len, rc >= 0);
         return rc;
