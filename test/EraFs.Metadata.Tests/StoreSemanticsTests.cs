@@ -35,6 +35,23 @@ public class StoreSemanticsTests
     }
 
     [Test]
+    public void AGroupCommitCostsOneWriteAndOneFlushAndOpenWritesNothing()
+    {
+        var (device, store) = NewStore(journalBlocks: 8);
+        store.Rollover();
+        for (var i = 0; i < 8; i++)
+        {
+            var (writes, flushes) = (device.Writes, device.Flushes);
+            store.CommitMarks(Runs(((ulong)i * 100, 2), ((ulong)i * 100 + 50, 1)).ToArray());
+            Assert.That((device.Writes - writes, device.Flushes - flushes), Is.EqualTo((1, 1)), $"commit {i}");
+        }
+        var reopened = Reloaded(device);
+        using (MetadataStore.Open(reopened)) { }
+        using (new MetadataReader(reopened)) { }
+        Assert.That((reopened.Writes, reopened.Flushes), Is.EqualTo((0, 0)));
+    }
+
+    [Test]
     public void RolloverArchivesTheWritesetUnderItsEra()
     {
         var (device, store) = NewStore();
