@@ -73,17 +73,18 @@ public sealed class Mirror(Origin origin, IReadOnlyList<MirrorLeg> legs, IFuseLo
 
     /// <summary>
     /// fdatasync of the origin and every healthy leg; the region tracker calls it before clearing
-    /// regions. False only if the origin failed: a failed leg is dropped, not waited for.
+    /// regions. False if the origin failed or any leg has failed: a failed leg misses writes, so
+    /// the regions they touched must stay dirty until a later mount resyncs them.
     /// </summary>
     public bool FlushAll()
     {
         var rc = origin.Sync(dataOnly: true);
         if (rc < 0) log.Error($"{origin.Path}: flush before clearing regions failed: {FuseErrors.Describe(rc)}");
         FlushLegs(dataOnly: true);
-        return rc >= 0;
+        return rc >= 0 && legs.All(l => l.Healthy);
     }
 
-    /// <summary>Copies one region from the origin to every healthy leg (resync); false if the origin could not be read.</summary>
+    /// <summary>Copies one region from the origin to every healthy leg (resync); false if the origin could not be read or a leg has failed, so the region stays out of sync.</summary>
     public bool CopyToLegs(long offset, byte[] buffer)
     {
         var length = (int)Math.Min(buffer.Length, origin.Size - offset);
@@ -99,7 +100,7 @@ public sealed class Mirror(Origin origin, IReadOnlyList<MirrorLeg> legs, IFuseLo
             var lrc = leg.Write(buffer.AsSpan(0, length), offset);
             if (lrc < 0) LegFailed(leg, 'S', offset, length, FuseErrors.Describe(lrc));
         }
-        return true;
+        return legs.All(l => l.Healthy);
     }
 
     private void FlushLegs(bool dataOnly)

@@ -56,8 +56,7 @@ public sealed class Resync : IDisposable
                 var offset = (long)region * _regions.RegionSize;
                 var ok = _mirror.CopyToLegs(offset, buffer);
                 _regions.EndRecovery(region, ok);
-                if (!ok) continue;
-                Interlocked.Increment(ref _regionsDone);
+                if (ok) Interlocked.Increment(ref _regionsDone);
                 var copied = Interlocked.Add(ref _bytesCopied, _mirror.Legs.Count == 0 ? 0 : Math.Min(buffer.Length, _mirror.Size - offset));
                 Throttle(copied);
             }

@@ -95,11 +95,13 @@ public class MirrorTests
             var bad = Path.Combine(small, "leg.img");
             using (var fs = new FileStream(bad, FileMode.Create)) fs.SetLength(Size);
             var good = _dir.SparseFile("good.img", Size);
-            using var m = new MirrorMount(_dir, Size, [good, bad], size => new CoreDirtyRegionLog(size, RegionSize, RegionLogSync.Assume));
+            var logFile = _dir.File("region.log");
+            using var m = new MirrorMount(_dir, Size, [good, bad],
+                size => new DiskDirtyRegionLog(LogFileDevice.Open(logFile), size, RegionSize, RegionLogSync.Assume));
             var data = new byte[1 << 20];
             new Random(5).NextBytes(data);
             WriteAt(m.DevicePath, 2 << 20, data);
-            Assert.That(m.ReadControl("mirror_status"), Does.Contain(" 1 AAD 1 core"));
+            Assert.That(m.ReadControl("mirror_status"), Does.Contain(" 1 AAD 3 disk "));
             var read = new byte[data.Length];
             using (var f = new FileStream(m.DevicePath, FileMode.Open, FileAccess.Read))
             {
@@ -109,6 +111,9 @@ public class MirrorTests
             Assert.That(read, Is.EqualTo(data));
             m.Unmount();
             Assert.That(File.ReadAllBytes(good).AsSpan(2 << 20, data.Length).SequenceEqual(data), Is.True, "the healthy leg got the write");
+            using var after = new DiskDirtyRegionLog(LogFileDevice.Open(logFile), Size, RegionSize, RegionLogSync.Default);
+            Assert.That(after.InSync((2 << 20) / RegionSize), Is.False, "regions the failed leg missed stay dirty for the next mount's resync");
+            Assert.That(after.InSync(0), Is.True);
         }
         finally
         {

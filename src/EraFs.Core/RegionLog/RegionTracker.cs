@@ -39,6 +39,7 @@ public sealed partial class RegionTracker : IWriteInterceptor, IDisposable
     private long _clears;
     private long _failedBatches;
     private string? _lastError;
+    private bool _clearsHeldBack;
 
     public RegionTracker(IDirtyRegionLog log, long deviceLength, Func<bool> flushLegs, Action<string>? report = null, TimeSpan? cleanInterval = null)
     {
@@ -252,9 +253,11 @@ public sealed partial class RegionTracker : IWriteInterceptor, IDisposable
             // A clean mark may only reach the log once the data it covers is durable on every leg.
             if (!_flushLegs())
             {
-                _report($"flushing the legs failed; {idle.Count} region(s) stay dirty in the log");
+                if (!_clearsHeldBack) _report($"not every leg could be flushed; regions stay dirty in the log from now on ({idle.Count} so far)");
+                _clearsHeldBack = true;
                 return;
             }
+            _clearsHeldBack = false;
             try
             {
                 foreach (var r in idle) _log.ClearRegion(r);
