@@ -160,6 +160,29 @@ public class FormatTests
         Assert.That(MarkJournal.Replay(device, sb, []).NextIndex, Is.EqualTo(3u));
     }
 
+    [Test]
+    public void BitsetPageRunsMatchABitByBitScan()
+    {
+        var random = new Random(3);
+        for (var trial = 0; trial < 20; trial++)
+        {
+            var page = new byte[BlockFormat.BlockSize];
+            var density = random.NextDouble();
+            for (var i = BlockFormat.HeaderSize; i < page.Length; i++)
+                page[i] = random.NextDouble() < density ? (byte)random.Next(256) : (byte)(random.Next(2) * 0xFF);
+            var limit = (ulong)random.Next(1, BlockFormat.BitsPerPage + 1);
+            var expected = new List<(ulong Start, ulong Count)>();
+            for (ulong bit = 0; bit < limit; bit++)
+            {
+                if ((page[BlockFormat.HeaderSize + (int)(bit / 8)] >> (int)(bit % 8) & 1) == 0) continue;
+                if (expected.Count > 0 && expected[^1].Start + expected[^1].Count == bit)
+                    expected[^1] = (expected[^1].Start, expected[^1].Count + 1);
+                else expected.Add((bit, 1));
+            }
+            Assert.That(WritesetBits.RunsInPage(page, limit), Is.EqualTo(expected), $"trial {trial}, limit {limit}");
+        }
+    }
+
     private static ulong FindBlockOfKind(byte[] image, BlockKind kind)
     {
         var blocks = (ulong)image.Length / BlockFormat.BlockSize;
