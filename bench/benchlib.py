@@ -132,6 +132,8 @@ def cmd_record(out, args):
     if a.get("vm_busy") and a.get("vm_total") and int(a["vm_total"]) > 0:
         # Out of 100 % per core, like top: 200 % is a fully busy 2-vCPU machine.
         rec["vm_busy_pct"] = 100.0 * os.cpu_count() * int(a["vm_busy"]) / int(a["vm_total"])
+    with open("/proc/loadavg") as f:
+        rec["load1"] = float(f.read().split()[0])
     for k in ("info_before", "info_after", "qsd_bitmaps"):
         if a.get(k):
             try:
@@ -246,6 +248,14 @@ def cmd_report(results_dir):
                      f"({meta.get('kernel')}; {meta.get('nproc')} CPUs); SIZE={meta.get('size')}, "
                      f"RUNTIME={meta.get('runtime')} s per job, REPEATS={meta.get('repeats')}, "
                      f"fio {meta.get('fio')}, libfuse {meta.get('libfuse')}, qemu {meta.get('qemu')}.")
+        lines.append("")
+    loads = [r["load1"] for r in jobs if r.get("load1") is not None]
+    busy = [r["vm_busy_pct"] for r in jobs if r.get("vm_busy_pct") is not None]
+    if loads:
+        # Neighbours' builds share the CPUs; say how loud they were so nobody over-reads a figure.
+        lines.append(f"Machine during the jobs: 1-min load average {min(loads):.1f}–{max(loads):.1f} "
+                     f"(median {statistics.median(loads):.1f}) on {os.cpu_count()} CPUs; busy "
+                     f"{statistics.median(busy):.0f} % median (100 % per core).")
         lines.append("")
     lines.append("Throughput: mean of passes (each pass in brackets). 4k jobs in IOPS, 1M jobs in MB/s.")
     lines.append("")
