@@ -23,7 +23,7 @@ internal static class CheckVerb
         if (!quiet)
             foreach (var problem in problems) stdout.WriteLine($"{metaPath}: {problem}");
         if (problems.Count > 0)
-            throw new CliException($"{metaPath}: {problems.Count} problem{(problems.Count == 1 ? "" : "s")} found; the metadata is damaged", ExitCode.MetadataDamaged);
+            throw new CliException($"{metaPath}: {problems.Count} problem{(problems.Count == 1 ? "" : "s")} found, first {problems[0]}; the metadata is damaged", ExitCode.MetadataDamaged);
         if (!quiet) stdout.WriteLine($"{metaPath}: no problems found{(superblockOnly ? " in the superblock" : "")}");
         return (int)ExitCode.Ok;
     }

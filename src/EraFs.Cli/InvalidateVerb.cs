@@ -28,6 +28,7 @@ internal static class InvalidateVerb
 
     public static int Run(string metaPath, uint since, bool useSnapshot, InvalidationFormat format, string? outputPath, TextWriter stdout)
     {
+        ToolFiles.RequireBinary(metaPath, "EraFs metadata");
         using var reader = MetadataFiles.OpenReader(metaPath);
         var current = useSnapshot ? SnapshotEra(reader) : reader.CurrentEra;
         if (since > current)
