@@ -20,7 +20,7 @@ mnt=$work/mnt
 vendor_snapshot=$work/vendor-snapshot.img
 
 mkdir -p "$mnt"
-$ERAFS mount --origin "$image" --metadata "$meta" --create --block-size "$block_size" --log "$work/erafs.log" "$mnt" >/dev/null
+$ERAFS mount --origin "$image" --metadata "$meta" --create --block-size "$block_size" --log-file "$work/erafs.log" "$mnt" >/dev/null
 trap '$ERAFS unmount "$mnt" >/dev/null 2>&1 || true' EXIT
 
 echo 1 > "$mnt/checkpoint"

@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$mnt"
-$ERAFS mount --origin "$image" --metadata "$meta" --create --block-size "$block_size" --log "$work/erafs.log" "$mnt" >/dev/null
+$ERAFS mount --origin "$image" --metadata "$meta" --create --block-size "$block_size" --log-file "$work/erafs.log" "$mnt" >/dev/null
 loop=$(losetup -f --show --direct-io=on "$mnt/device")
 
 # Base backup. Writes after the checkpoint get era >= E, so they are exactly what the next run copies.

@@ -34,7 +34,7 @@ internal static class MountVerb
         var allowOther = new Option<bool>("--allow-other") { Description = "Let other users (and root) reach the mount; files stay owner-only" };
         var allowShrink = new Option<bool>("--allow-shrink") { Description = "Accept an origin that shrank since the metadata was last used" };
         var logFile = new Option<string?>("--log-file") { Description = "Daemon log file (default /var/log/erafs/<mountpoint>.log for root)" };
-        var regionLog = new Option<string?>("--log") { Description = "Dirty region log: core, disk:PATH or userspace:SOCKET (any other value is taken as --log-file)" };
+        var regionLog = new Option<string?>("--log") { Description = "Dirty region log: core, disk:PATH or userspace:SOCKET" };
         var regionSize = new Option<string?>("--region-size") { Description = "Region size of the dirty region log (power of two, at least 4KiB; default 512KiB)" };
         var forceSync = new Option<bool>("--sync") { Description = "Ignore the region log's state and resync every region" };
         var noSync = new Option<bool>("--nosync") { Description = "Assume every region the log knows nothing of is in sync" };
@@ -55,10 +55,7 @@ internal static class MountVerb
             var daemonLog = p.GetValue(logFile);
             var logSpec = p.GetValue(regionLog);
             if (logSpec is not null && !RegionLogSetup.IsSpec(logSpec))
-            {
-                daemonLog ??= logSpec;
-                logSpec = null;
-            }
+                throw new CliException($"--log: '{logSpec}' is not a region log (core, disk:PATH or userspace:SOCKET); the daemon's own log file is --log-file", ExitCode.Usage);
             var legs = p.GetValue(mirrors) ?? [];
             var regions = logSpec is null && legs.Length == 0 ? null : new RegionLogRequest(
                 logSpec ?? "core", RegionLogSetup.ParseRegionSize(p.GetValue(regionSize)), RegionLogSetup.ParseSync(p.GetValue(forceSync), p.GetValue(noSync)),

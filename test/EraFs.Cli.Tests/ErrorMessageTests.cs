@@ -54,7 +54,7 @@ public class ErrorMessageTests
         HostTools.RequireFuse();
         var img = _dir.SparseFile("o.img", 1 << 20);
         var mnt = _dir.File("absent");
-        AssertOneLine(Erafs.Run("mount", "--origin", img, "--log", _dir.File("log"), mnt), 1,
+        AssertOneLine(Erafs.Run("mount", "--origin", img, "--log-file", _dir.File("log"), mnt), 1,
             $"erafs: {mnt}: mount point does not exist");
         Assert.That(MountPointCheck.IsMountPoint(mnt), Is.False);
     }

@@ -32,7 +32,7 @@ public class MetadataViewMountTests
     }
 
     private void Mount() =>
-        Erafs.Run("mount", "--origin", _image, "--metadata", _meta, "--create", "--log", _dir.File("daemon.log"), _mnt).Ok();
+        Erafs.Run("mount", "--origin", _image, "--metadata", _meta, "--create", "--log-file", _dir.File("daemon.log"), _mnt).Ok();
 
     private string Control(string name) => File.ReadAllText(Path.Combine(_mnt, name));
 

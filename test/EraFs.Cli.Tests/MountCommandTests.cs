@@ -32,7 +32,7 @@ public class MountCommandTests
     public void Mount_returns_when_ready_and_unmount_waits_for_the_daemon()
     {
         var log = _dir.File("daemon.log");
-        var r = Erafs.Run("mount", "--origin", _image, "--log", log, _mnt).Ok();
+        var r = Erafs.Run("mount", "--origin", _image, "--log-file", log, _mnt).Ok();
         Assert.That(r.Stdout, Does.Contain($"mounted on {_mnt}").And.Contain(log));
         Assert.That(File.Exists(Path.Combine(_mnt, "device")), Is.True, "ready on return");
         var pid = Erafs.DaemonPid(_mnt);
@@ -62,7 +62,7 @@ public class MountCommandTests
     {
         HostTools.Require("losetup");
         var log = _dir.File("daemon.log");
-        Erafs.Run("mount", "--origin", _image, "--log", log, _mnt).Ok();
+        Erafs.Run("mount", "--origin", _image, "--log-file", log, _mnt).Ok();
         var pid = Erafs.DaemonPid(_mnt);
         var loop = LoopDevice.Attach(Path.Combine(_mnt, "device"));
         Mono.Unix.Native.Syscall.kill(pid, Mono.Unix.Native.Signum.SIGTERM);
@@ -82,7 +82,7 @@ public class MountCommandTests
     [Test]
     public void Unmount_while_a_loop_device_holds_the_device_is_refused_as_busy()
     {
-        Erafs.Run("mount", "--origin", _image, "--log", _dir.File("log"), _mnt).Ok();
+        Erafs.Run("mount", "--origin", _image, "--log-file", _dir.File("log"), _mnt).Ok();
         using (LoopDevice.Attach(Path.Combine(_mnt, "device")))
         {
             var r = Erafs.Run("unmount", _mnt);
@@ -96,8 +96,8 @@ public class MountCommandTests
     [Test]
     public void Mount_on_a_busy_mount_point_fails_and_leaves_the_first_mount_alone()
     {
-        Erafs.Run("mount", "--origin", _image, "--log", _dir.File("log"), _mnt).Ok();
-        var r = Erafs.Run("mount", "--origin", _image, "--log", _dir.File("log2"), _mnt);
+        Erafs.Run("mount", "--origin", _image, "--log-file", _dir.File("log"), _mnt).Ok();
+        var r = Erafs.Run("mount", "--origin", _image, "--log-file", _dir.File("log2"), _mnt);
         Assert.That(r.ExitCode, Is.EqualTo(1));
         Assert.That(r.Stderr.Trim(), Is.EqualTo($"erafs: {_mnt}: mount point is busy (something is already mounted there)"));
         Assert.That(File.Exists(Path.Combine(_mnt, "device")), Is.True);
