@@ -69,8 +69,9 @@ public sealed class XmlRestoreReader
                 switch (_xml.Name)
                 {
                     case "writeset" when !sawArray:
+                        var at = Position();
                         var ws = ReadWriteset();
-                        if (lastEra is { } last && ws.Era <= last) throw Error($"writeset of era {ws.Era} follows era {last}: eras must ascend");
+                        if (lastEra is { } last && ws.Era <= last) throw Error($"writeset of era {ws.Era} follows era {last}: eras must ascend", at);
                         lastEra = ws.Era;
                         visitor.Writeset(ws);
                         break;
@@ -170,10 +171,16 @@ public sealed class XmlRestoreReader
         var other => throw Error($"{attribute}=\"{other}\" is not a boolean (true or false)"),
     };
 
-    private EraXmlException Error(string problem)
+    private (int Line, int Column) Position()
     {
         var info = (IXmlLineInfo)_xml;
-        return new EraXmlException($"{_name}:{info.LineNumber}:{info.LinePosition}: {problem}");
+        return (info.LineNumber, info.LinePosition);
+    }
+
+    private EraXmlException Error(string problem, (int Line, int Column)? at = null)
+    {
+        var (line, column) = at ?? Position();
+        return new EraXmlException($"{_name}:{line}:{column}: {problem}");
     }
 
     private static string StripPosition(string message)
