@@ -11,7 +11,7 @@ internal static class CheckVerb
     {
         var superOnly = new Option<bool>("--super-block-only") { Description = "Check only the superblock" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing; the exit code says it all" };
-        var meta = new Argument<string>("META") { Description = "EraFs metadata file" };
+        var meta = new Argument<string>("META") { Description = "EraFs metadata file (not in use by a mount: the check reads it without following commits)" };
         var cmd = new Command("check", $"Verify native metadata; exit {(int)ExitCode.MetadataDamaged} if anything is wrong") { superOnly, quiet, meta };
         cmd.SetAction(p => Run(p.GetValue(meta)!, p.GetValue(superOnly), p.GetValue(quiet), p.InvocationConfiguration.Output));
         return cmd;

@@ -129,7 +129,9 @@ public static class MetadataChecker
                     problems.Add(new MetadataProblem(head, prefix + "archived writeset catalog", $"archived era {ws.Era} is not before era {currentEra}"));
                 if (ws.NrBits > nrBlocks)
                     problems.Add(new MetadataProblem(head, prefix + "archived writeset catalog", $"era {ws.Era} has {ws.NrBits} bits, more than the {nrBlocks} blocks"));
-                BitsetTree(structure, ws.Root, Math.Max(ws.NrBits, nrBlocks));
+                // A shrink clamps nr_bits but leaves the (possibly snapshot-shared) bitset as it was:
+                // bits past the end are expected here, and readers ignore them.
+                BitsetTree(structure, ws.Root, ulong.MaxValue);
             }
         }
 
