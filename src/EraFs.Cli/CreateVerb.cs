@@ -58,9 +58,9 @@ internal static class CreateVerb
         }
         try
         {
-            var store = MetadataStore.Create(metadataPath, geometry, force);
-            store.SetClean(true, originMtimeUtc);
-            return store;
+            using (var created = MetadataStore.Create(metadataPath, geometry, force)) created.SetClean(true, originMtimeUtc);
+            // Reopened so that a mount on it sees the clean baseline, not the unclean state the file had before it.
+            return MetadataStore.Open(metadataPath);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or MetadataException)
         {

@@ -64,7 +64,7 @@ public class ConcurrencyScenarioTests
         using (var created = MetadataStore.Create(path, EraGeometry.For((long)nrBlocks * TrackedStack.BlockSize, TrackedStack.BlockSize)))
             created.SetClean(true, TrackedStack.OriginMtime);
         var duration = TimeSpan.FromSeconds(Scale.Pick(8, 300));
-        var stack = TrackedStack.Open(FileBlockDevice.Open(path, writable: true), new VolatileOrigin((long)nrBlocks * TrackedStack.BlockSize));
+        var stack = TrackedStack.Open(MetadataStore.Open(path), new VolatileOrigin((long)nrBlocks * TrackedStack.BlockSize));
         var latencies = new List<double>();
         long progress = 0;
         var errors = new List<Exception>();

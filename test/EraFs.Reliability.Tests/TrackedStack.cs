@@ -26,7 +26,7 @@ internal sealed class TrackedStack : IDisposable
     private readonly StringWriter _logText = new();
     private uint _eraFloor;
 
-    private TrackedStack(IBlockDevice meta, VolatileOrigin origin, EraTracker tracker)
+    private TrackedStack(IBlockDevice? meta, VolatileOrigin origin, EraTracker tracker)
     {
         Meta = meta;
         Origin = origin;
@@ -37,7 +37,8 @@ internal sealed class TrackedStack : IDisposable
         AcknowledgedEra = OpenEra;
     }
 
-    public IBlockDevice Meta { get; }
+    /// <summary>The metadata device when the test supplied one (null for a store on a file).</summary>
+    public IBlockDevice? Meta { get; }
     public VolatileOrigin Origin { get; }
     public EraTracker Tracker { get; }
     public DeviceFileSystem Fs { get; }
@@ -71,9 +72,11 @@ internal sealed class TrackedStack : IDisposable
     }
 
     /// <summary>Opens the stack; a power loss or I/O error during open surfaces as the store's exception.</summary>
-    public static TrackedStack Open(IBlockDevice meta, VolatileOrigin origin)
+    public static TrackedStack Open(IBlockDevice meta, VolatileOrigin origin) => Open(MetadataStore.Open(meta), origin, meta);
+
+    /// <summary>Opens tracking over an opened store (disposed if the open fails).</summary>
+    public static TrackedStack Open(MetadataStore store, VolatileOrigin origin, IBlockDevice? meta = null)
     {
-        var store = MetadataStore.Open(meta);
         try
         {
             var tracker = EraTracker.Open(store, new EraTrackerOptions { OriginSize = origin.Size, OriginMtimeUtc = origin.ModifiedUtc });
