@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using EraFs.Core.RegionLog;
 using EraFs.FileSystem;
+using EraFs.Storage;
 
 namespace EraFs.Cli;
 
@@ -38,7 +39,7 @@ internal static class RegionLogSetup
             if (spec.StartsWith("disk:", StringComparison.Ordinal))
             {
                 var path = Path.GetFullPath(spec["disk:".Length..]);
-                var device = LogFileDevice.Open(path);
+                var device = FileBlockDevice.Open(path, "region log", writable: true, create: true);
                 try
                 {
                     return new DiskDirtyRegionLog(device, deviceLength, regionSize, sync);

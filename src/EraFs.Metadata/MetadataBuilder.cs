@@ -28,7 +28,7 @@ public static class MetadataBuilder
     public static void Write(string path, HistoryContent content)
     {
         Validate(content);
-        using var device = FileBlockDevice.Open(path, writable: true, create: true);
+        using var device = MetadataFile.Open(path, writable: true, create: true);
         Write(device, content);
     }
 

@@ -20,7 +20,7 @@ public static class MetadataChecker
 {
     public static IReadOnlyList<MetadataProblem> Check(string path, bool superblockOnly = false)
     {
-        using var device = FileBlockDevice.Open(path, writable: false);
+        using var device = MetadataFile.Open(path, writable: false);
         return Check(device, superblockOnly);
     }
 

@@ -27,7 +27,7 @@ public sealed class MetadataReader : IDisposable
     /// <summary>Opens the file read-only and reads its newest committed state.</summary>
     public static MetadataReader Open(string path)
     {
-        var device = FileBlockDevice.Open(path, writable: false);
+        var device = MetadataFile.Open(path, writable: false);
         try
         {
             return new MetadataReader(device);

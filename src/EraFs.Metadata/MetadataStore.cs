@@ -49,7 +49,7 @@ public sealed partial class MetadataStore : IEraStore
         var existing = new FileInfo(path);
         if (existing.Exists && existing.Length > 0 && !force)
             throw new MetadataException($"{path}: already exists and is not empty; refusing to overwrite it");
-        var device = FileBlockDevice.Open(path, writable: true, create: true);
+        var device = MetadataFile.Open(path, writable: true, create: true);
         try
         {
             return Create(device, geometry);
@@ -64,7 +64,7 @@ public sealed partial class MetadataStore : IEraStore
     /// <summary>Opens existing metadata for writing, checking every block it reads.</summary>
     public static MetadataStore Open(string path)
     {
-        var device = FileBlockDevice.Open(path, writable: true);
+        var device = MetadataFile.Open(path, writable: true);
         try
         {
             return Open(device);

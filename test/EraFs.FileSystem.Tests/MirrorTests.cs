@@ -1,4 +1,5 @@
 using EraFs.Core.RegionLog;
+using EraFs.Storage;
 using EraFs.TestSupport;
 
 namespace EraFs.FileSystem.Tests;
@@ -63,13 +64,13 @@ public class MirrorTests
         var leg = _dir.SparseFile("leg.img", Size);
         var logFile = _dir.File("region.log");
         using (var first = new MirrorMount(_dir, Size, [leg],
-                   size => new DiskDirtyRegionLog(LogFileDevice.Open(logFile), size, RegionSize, RegionLogSync.Default)))
+                   size => new DiskDirtyRegionLog(FileBlockDevice.Open(logFile, "region log", writable: true, create: true), size, RegionSize, RegionLogSync.Default)))
         {
             first.WaitForResync();
             first.Unmount();
         }
         // Simulate a crash that left regions 5 and 6 dirty (their legs may differ).
-        using (var log = new DiskDirtyRegionLog(LogFileDevice.Open(logFile), Size, RegionSize, RegionLogSync.Default))
+        using (var log = new DiskDirtyRegionLog(FileBlockDevice.Open(logFile, "region log", writable: true, create: true), Size, RegionSize, RegionLogSync.Default))
         {
             log.MarkRegion(5);
             log.MarkRegion(6);
@@ -77,7 +78,7 @@ public class MirrorTests
         }
         File.WriteAllBytes(leg, File.ReadAllBytes(leg).Select((b, i) => i / RegionSize is 5 or 6 ? (byte)0 : b).ToArray());
         using var second = new MirrorMount(_dir, Size, [leg],
-            size => new DiskDirtyRegionLog(LogFileDevice.Open(logFile), size, RegionSize, RegionLogSync.Default));
+            size => new DiskDirtyRegionLog(FileBlockDevice.Open(logFile, "region log", writable: true, create: true), size, RegionSize, RegionLogSync.Default));
         second.WaitForResync();
         Assert.That(second.Set.Resync.RegionsResynced, Is.EqualTo(2));
         Assert.That(second.ReadControl("info"), Does.Contain("resync_regions: 2\n").And.Contain("resync: done\n"));
@@ -97,7 +98,7 @@ public class MirrorTests
             var good = _dir.SparseFile("good.img", Size);
             var logFile = _dir.File("region.log");
             using var m = new MirrorMount(_dir, Size, [good, bad],
-                size => new DiskDirtyRegionLog(LogFileDevice.Open(logFile), size, RegionSize, RegionLogSync.Assume));
+                size => new DiskDirtyRegionLog(FileBlockDevice.Open(logFile, "region log", writable: true, create: true), size, RegionSize, RegionLogSync.Assume));
             var data = new byte[1 << 20];
             new Random(5).NextBytes(data);
             WriteAt(m.DevicePath, 2 << 20, data);
@@ -111,7 +112,7 @@ public class MirrorTests
             Assert.That(read, Is.EqualTo(data));
             m.Unmount();
             Assert.That(File.ReadAllBytes(good).AsSpan(2 << 20, data.Length).SequenceEqual(data), Is.True, "the healthy leg got the write");
-            using var after = new DiskDirtyRegionLog(LogFileDevice.Open(logFile), Size, RegionSize, RegionLogSync.Default);
+            using var after = new DiskDirtyRegionLog(FileBlockDevice.Open(logFile, "region log", writable: true, create: true), Size, RegionSize, RegionLogSync.Default);
             Assert.That(after.InSync((2 << 20) / RegionSize), Is.False, "regions the failed leg missed stay dirty for the next mount's resync");
             Assert.That(after.InSync(0), Is.True);
         }

@@ -7,12 +7,12 @@ namespace EraFs.Metadata.Tests;
 public class DeviceTests
 {
     [Test]
-    public void FileBlockDeviceWritesReadsAndSyncs()
+    public void MetadataFileWritesReadsAndSyncs()
     {
         var path = Path.Combine(Path.GetTempPath(), $"erafs-dev-{Guid.NewGuid():N}.bin");
         try
         {
-            using (var device = FileBlockDevice.Open(path, writable: true, create: true))
+            using (var device = MetadataFile.Open(path, writable: true, create: true))
             {
                 device.Write(8192, [1, 2, 3]);
                 device.Flush();
@@ -23,7 +23,7 @@ public class DeviceTests
                 device.SetLength(4096);
                 Assert.That(device.Length, Is.EqualTo(4096));
             }
-            using var readOnly = FileBlockDevice.Open(path, writable: false);
+            using var readOnly = MetadataFile.Open(path, writable: false);
             Assert.Throws<UnauthorizedAccessException>(() => readOnly.Write(0, [1]));
         }
         finally
