@@ -91,7 +91,7 @@ public class DmFormatTests
     }
 
     [Test]
-    public void Native_checker_finds_nothing_wrong_in_what_the_store_writes()
+    public void Native_checker_finds_nothing_wrong_in_what_the_store_writes_through_snapshots_digests_and_resizes()
     {
         using var dir = new TestDirectory("checker");
         var path = dir.File("m.era");
@@ -100,12 +100,14 @@ public class DmFormatTests
             var random = new Random(3);
             for (var round = 0; round < 12; round++)
             {
-                for (var i = 0; i < 40; i++) store.CommitMarks([new BlockRun((ulong)random.Next(0, 51000), (ulong)random.Next(1, 300))]);
+                for (var i = 0; i < 40; i++) store.CommitMarks([new BlockRun((ulong)random.Next(0, (int)store.Geometry.NrBlocks - 300), (ulong)random.Next(1, 300))]);
                 store.Rollover();
                 if (round == 4) store.TakeSnapshot();
                 if (round % 3 == 0) store.DigestStep();
                 if (round == 9) store.DropSnapshot();
                 if (round == 10) store.TakeSnapshot();
+                if (round == 6) store.Resize(EraGeometry.For(150L << 20, 4096));
+                if (round == 7) store.Resize(EraGeometry.For(200L << 20, 4096));
             }
             store.CommitMarks([new BlockRun(5, 5)]);
         }
