@@ -6,7 +6,8 @@ namespace EraFs.Metadata;
 /// <summary>
 /// The append-only journal of mark records that makes <see cref="MetadataStore.CommitMarks"/> cost one
 /// write and one fdatasync. It lives in a fixed region of blocks named by the superblock. Block i of
-/// the current epoch holds the epoch, i, the checksum of block i-1 and up to 507 runs. Replay accepts
+/// the current epoch holds the epoch, i, the checksum of block i-1, the index its append began at
+/// and up to 507 runs. Replay accepts
 /// blocks 0, 1, ... while each is sound, of the superblock's epoch, at its index and chained to its
 /// predecessor, so records of older epochs and leftovers of uncommitted appends are never replayed.
 /// Every full commit folds the records into the current writeset and starts a new epoch.
@@ -37,6 +38,8 @@ internal static class MarkJournal
             BinaryPrimitives.WriteUInt32LittleEndian(block[(BlockFormat.HeaderSize + 8)..], index);
             BinaryPrimitives.WriteUInt32LittleEndian(block[(BlockFormat.HeaderSize + 12)..], (uint)count);
             BinaryPrimitives.WriteUInt32LittleEndian(block[(BlockFormat.HeaderSize + 16)..], previous);
+            // Where this append began: lets replay tell a torn append from a damaged committed block.
+            BinaryPrimitives.WriteUInt32LittleEndian(block[(BlockFormat.HeaderSize + 20)..], tail.NextIndex);
             for (var i = 0; i < count; i++)
             {
                 var run = runs[first + i];
@@ -80,6 +83,29 @@ internal static class MarkJournal
             runs.AddRange(batch);
             previous = BinaryPrimitives.ReadUInt32LittleEndian(block);
         }
+        if (index < sb.JournalLength) RefuseIfCommittedRecordsFollow(device, sb, index, buffer);
         return new Tail(index, previous);
+    }
+
+    /// <summary>
+    /// Replay stopped at <paramref name="stop"/>. A torn append only ever damages blocks of the last,
+    /// unacknowledged append; an intact block of this epoch from an append that began after
+    /// <paramref name="stop"/> proves the block there was committed and is now damaged, so the
+    /// marks after it would be lost silently. That is corruption, not the end of the journal.
+    /// </summary>
+    private static void RefuseIfCommittedRecordsFollow(IBlockDevice device, Superblock sb, uint stop, byte[] buffer)
+    {
+        for (var j = stop + 1; j < sb.JournalLength; j++)
+        {
+            BlockIo.ReadBlock(device, sb.JournalStart + j, buffer);
+            var block = buffer.AsSpan();
+            if (BlockFormat.Check(block, BlockKind.JournalBlock, sb.JournalStart + j) != null) continue;
+            if (BinaryPrimitives.ReadUInt64LittleEndian(block[BlockFormat.HeaderSize..]) != sb.JournalEpoch) continue;
+            if (BinaryPrimitives.ReadUInt32LittleEndian(block[(BlockFormat.HeaderSize + 8)..]) != j) continue;
+            var appendStart = BinaryPrimitives.ReadUInt32LittleEndian(block[(BlockFormat.HeaderSize + 20)..]);
+            if (appendStart > stop)
+                throw BlockFormat.Corrupt(device.Name, sb.JournalStart + stop, BlockKind.JournalBlock,
+                    $"damaged, yet journal block {sb.JournalStart + j} committed after it is intact (marks recorded here would be lost)");
+        }
     }
 }

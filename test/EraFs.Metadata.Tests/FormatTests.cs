@@ -129,7 +129,7 @@ public class FormatTests
     }
 
     [Test]
-    public void JournalRecordsRoundTripAndStopAtABrokenChain()
+    public void JournalRecordsRoundTripStopAtATornLastAppendAndRefuseDamageBeforeLaterCommits()
     {
         var (device, store) = StoreFixtures.NewStore(journalBlocks: 8);
         store.Rollover();
@@ -141,11 +141,15 @@ public class FormatTests
         Assert.That(tail.NextIndex, Is.EqualTo(2u));
         Assert.That(runs, Is.EqualTo(StoreFixtures.Runs((1, 2), (10, 1), (50, 5))));
 
-        var image = device.Snapshot();
-        image[(int)sb.JournalStart * BlockFormat.BlockSize + 100] ^= 1;
+        var lastDamaged = device.Snapshot();
+        lastDamaged[(int)(sb.JournalStart + 1) * BlockFormat.BlockSize + 100] ^= 1;
         var replayed = new List<BlockRun>();
-        Assert.That(MarkJournal.Replay(new FaultyDevice("m", image), sb, replayed).NextIndex, Is.Zero);
-        Assert.That(replayed, Is.Empty);
+        Assert.That(MarkJournal.Replay(new FaultyDevice("m", lastDamaged), sb, replayed).NextIndex, Is.EqualTo(1u));
+        Assert.That(replayed, Is.EqualTo(StoreFixtures.Runs((1, 2), (10, 1))));
+
+        var firstDamaged = device.Snapshot();
+        firstDamaged[(int)sb.JournalStart * BlockFormat.BlockSize + 100] ^= 1;
+        Assert.Throws<MetadataCorruptException>(() => MarkJournal.Replay(new FaultyDevice("m", firstDamaged), sb, []));
     }
 
     [Test]

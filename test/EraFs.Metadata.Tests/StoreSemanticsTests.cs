@@ -315,4 +315,30 @@ public class StoreSemanticsTests
             Assert.That(Blocks(reader.WrittenSince(1)), Is.SupersetOf(acknowledged));
         }
     }
+
+    [Test]
+    public void DamageToACommittedJournalBlockFollowedByLaterCommitsIsRefusedNotTruncated()
+    {
+        var (device, store) = NewStore(journalBlocks: 8);
+        store.Rollover();
+        for (ulong i = 0; i < 3; i++) store.CommitMarks(Runs((i * 10, 2)).ToArray());
+        var image = device.Snapshot();
+        var journalBlock1 = 3 * 4096;
+        image[journalBlock1 + 100] ^= 0x40;
+        var damaged = new FaultyDevice(image: image);
+        var e = Assert.Throws<MetadataCorruptException>(() => MetadataStore.Open(damaged));
+        Assert.That(e!.Message, Does.Contain("block 3").And.Contain("committed after it is intact"));
+    }
+
+    [Test]
+    public void DamageToTheLastJournalBlockEndsTheJournalThere()
+    {
+        var (device, store) = NewStore(journalBlocks: 8);
+        store.Rollover();
+        for (ulong i = 0; i < 3; i++) store.CommitMarks(Runs((i * 10, 2)).ToArray());
+        var image = device.Snapshot();
+        image[4 * 4096 + 100] ^= 0x40;
+        using var reader = new MetadataReader(new FaultyDevice(image: image));
+        Assert.That(Blocks(reader.CurrentWritesetRuns()), Is.EquivalentTo(new ulong[] { 0, 1, 10, 11 }));
+    }
 }
