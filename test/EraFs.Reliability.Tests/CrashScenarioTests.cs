@@ -91,7 +91,7 @@ public class CrashScenarioTests
         var report = new ScenarioReport("S3 simulated power loss");
         const ulong nrBlocks = 64;
         var fresh = TrackedStack.FreshMetadata(nrBlocks);
-        var seeds = Scale.Pick(600, 200_000);
+        var seeds = Scale.Pick(2000, 200_000);
         Watchdog.Run(report.Name, Scale.Watchdog, () =>
         {
             for (var seed = 1; seed <= seeds; seed++)

@@ -49,7 +49,7 @@ public class MetadataFuzzTests
     {
         var report = new ScenarioReport("S11 metadata mutation fuzzer");
         Seed[] seeds = [Build(16, 6, 1), Build(1000, 20, 2), Build(40_000, 40, 3)];
-        var mutants = Scale.Pick(2500, 300_000);
+        var mutants = Scale.Pick(5000, 300_000);
         var random = new Random(11);
         var slowest = TimeSpan.Zero;
         Watchdog.Run(report.Name, Scale.Watchdog, () =>

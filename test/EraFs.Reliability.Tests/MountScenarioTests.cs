@@ -35,7 +35,7 @@ public class MountScenarioTests
     public void S1_kill_9_under_fio_through_a_loop_device()
     {
         var report = new ScenarioReport("S1 kill -9 under fio");
-        var kills = Scale.Pick(4, 100);
+        var kills = Scale.Pick(10, 1000);
         var random = new Random(1);
         Watchdog.Run(report.Name, Scale.Watchdog, () =>
         {
