@@ -40,6 +40,18 @@ public class DifferentialTests
         new object[] { 12, 300UL, 0, false },
     ];
 
+    // A further sweep: seeds 100..111 with sizes drawn from 1 to 20000 blocks and up to 12 writesets.
+    private static IEnumerable<object[]> SweepCases() =>
+        Enumerable.Range(100, 12).Select(seed =>
+        {
+            var random = new Random(seed);
+            return new object[] { seed, (ulong)random.Next(1, 20_001), random.Next(0, 13), random.Next(2) == 0 };
+        });
+
+    [TestCaseSource(nameof(SweepCases))]
+    public void Sweep_export_agrees_with_the_binaries(int seed, ulong blocks, int writesets, bool snapshot) =>
+        Export_satisfies_era_check_and_agrees_with_era_invalidate_and_era_dump(seed, blocks, writesets, snapshot);
+
     [TestCaseSource(nameof(s_cases))]
     public void Export_satisfies_era_check_and_agrees_with_era_invalidate_and_era_dump(int seed, ulong blocks, int writesets, bool snapshot)
     {

@@ -28,6 +28,37 @@ public class DmFormatTests
     }
 
     [Test]
+    public void Space_map_blocks_are_byte_identical_to_era_restores()
+    {
+        EraTools.RequireBinaries();
+        using var dir = new TestDirectory("space-map");
+        var xml = dir.File("in.xml");
+        File.WriteAllText(xml, "<superblock uuid=\"\" block_size=\"128\" nr_blocks=\"16\" current_era=\"5\">\n" +
+            "  <writeset era=\"3\" nr_bits=\"16\">\n    <bit block=\"2\" value=\"true\"/>\n  </writeset>\n" +
+            "  <writeset era=\"4\" nr_bits=\"16\">\n    <bit block=\"9\" value=\"true\"/>\n  </writeset>\n" +
+            "  <era_array>\n    <era block=\"0\" era=\"1\"/>\n  </era_array>\n</superblock>\n");
+        var restored = dir.File("restored.bin");
+        using (var f = new FileStream(restored, FileMode.Create)) f.SetLength(64 * DmBlock.Size);
+        EraTools.Run("era_restore", "-i", xml, "-o", restored).Ok();
+        var theirs = File.ReadAllBytes(restored);
+
+        // era_restore allocated 11 blocks of a 64-block file: superblock, index, reference-count
+        // tree, one bitmap, then 7 for the trees and arrays.
+        var image = new DmMetadataImage();
+        image.Allocate(out _);
+        var reserved = DmSpaceMap.Reserve(image, 1);
+        while (image.AllocatedBlocks < 11) image.Allocate(out _);
+        image.TotalBlocks = 64;
+        var root = DmSpaceMap.Finish(image, reserved);
+
+        for (ulong b = 1; b <= 3; b++)
+            Assert.That(image.Block(b), Is.EqualTo(theirs.AsSpan((int)b * DmBlock.Size, DmBlock.Size).ToArray()), $"block {b}");
+        var field = new byte[32];
+        root.Pack(field);
+        Assert.That(field, Is.EqualTo(theirs.AsSpan(0x2C, 32).ToArray()), "space map root in the superblock");
+    }
+
+    [Test]
     public void Built_btrees_keep_the_tools_invariants_at_every_level()
     {
         var image = new DmMetadataImage();
