@@ -26,7 +26,8 @@ internal static class ToolFiles
             throw new CliException($"{path}: {ex.Message}");
         }
         var text = head.AsSpan(0, read).TrimStart(" \t\r\n"u8);
-        if (text.Length > 0 && text[0] == (byte)'<')
+        // Binary metadata may start with '<' too (a checksum byte); XML never holds a NUL byte.
+        if (text.Length > 0 && text[0] == (byte)'<' && !head.AsSpan(0, read).Contains((byte)0))
             throw new CliException($"{path}: this looks like XML; {what} is binary metadata (use 'erafs restore' for XML)");
         if (read < head.Length) throw new CliException($"{path}: {read} bytes is too small to be {what} (a block is 4096 bytes)", ExitCode.MetadataDamaged);
     }

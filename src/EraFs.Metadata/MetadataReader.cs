@@ -168,6 +168,7 @@ public sealed class MetadataReader : IDisposable
 
     private ReaderState LoadState()
     {
+        string? lastDamage = null;
         for (var attempt = 0; attempt < MaxAttempts; attempt++)
         {
             try
@@ -176,6 +177,12 @@ public sealed class MetadataReader : IDisposable
             }
             catch (StateChangedException)
             {
+            }
+            catch (MetadataCorruptException e) when (e.Message != lastDamage)
+            {
+                // A live writer appending to the journal while it is read looks like a damaged block followed by
+                // intact later ones; real damage reads the same twice in a row, a race does not.
+                lastDamage = e.Message;
             }
         }
         throw ChangingTooFast();
