@@ -105,7 +105,7 @@ public sealed unsafe partial class FuseMount : IDisposable
         var c = _initialized.Task.Result;
         _log.Info($"mounted {_mountPoint}: FUSE protocol {c.ProtoMajor}.{c.ProtoMinor}, max_write {c.MaxWrite} bytes " +
                   $"(asked {_options.MaxWrite}; kernel max_pages_limit {c.MaxPagesLimit} pages), " +
-                  $"capable 0x{c.Capable:x}, want 0x{c.Want:x}, up to {_options.MaxThreads} threads");
+                  $"max_background {_options.MaxBackground}, capable 0x{c.Capable:x}, want 0x{c.Want:x}, up to {_options.MaxThreads} threads");
     }
 
     private void RunLoop()
@@ -195,6 +195,9 @@ public sealed unsafe partial class FuseMount : IDisposable
     internal void OnInit(fuse_conn_info* conn)
     {
         conn->max_write = _options.MaxWrite;
+        conn->max_background = _options.MaxBackground;
+        // The kernel marks the connection congested at this many background requests (3/4, as its default).
+        conn->congestion_threshold = _options.MaxBackground * 3 / 4;
         var info = new FuseConnectionInfo(conn->proto_major, conn->proto_minor, conn->max_write, conn->max_read,
             conn->max_readahead, conn->capable, conn->want, ReadMaxPagesLimit());
         _fileSystem.Initialized(info);

@@ -80,8 +80,17 @@ public sealed record FuseMountOptions
     /// <summary>Largest write the kernel may send in one request; 1 MiB needs kernel max_pages support.</summary>
     public uint MaxWrite { get; init; } = 1 << 20;
 
-    /// <summary>Most threads serving requests at once.</summary>
-    public uint MaxThreads { get; init; } = 16;
+    /// <summary>
+    /// Most threads serving requests at once. A write waiting for a metadata commit holds its thread,
+    /// so this also bounds how many first writes one group commit can carry.
+    /// </summary>
+    public uint MaxThreads { get; init; } = 64;
+
+    /// <summary>
+    /// Requests the kernel keeps in flight to the daemon (max_background). Its default of 12 starves a
+    /// loop device with direct I/O at queue depth 32; measured, 64 roughly doubled 4k QD32 IOPS.
+    /// </summary>
+    public uint MaxBackground { get; init; } = 64;
 
     /// <summary>One /dev/fuse descriptor per thread, so threads do not contend on one queue.</summary>
     public bool CloneFd { get; init; } = true;

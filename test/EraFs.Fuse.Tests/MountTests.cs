@@ -49,6 +49,21 @@ public class MountTests
         Assert.That(mount.Connection.MaxWrite, Is.EqualTo(1u << 20));
         Assert.That(fs.Connection, Is.Not.Null);
         Assert.That(log.Lines, Has.Some.Contains("max_write 1048576"));
+        Assert.That(log.Lines, Has.Some.Contains("max_background 64"));
+    }
+
+    [Test]
+    public void Kernel_grants_the_requested_background_queue()
+    {
+        const string connections = "/sys/fs/fuse/connections";
+        if (!MountPointCheck.IsMountPoint(connections)) HostTools.Run("mount", "-t", "fusectl", "none", connections).Ok();
+        var mp = _dir.Subdirectory("mnt");
+        using var mount = FuseMount.Mount(new HelloFileSystem(), mp, new FuseMountOptions { MaxBackground = 48 }, new MemoryLog());
+        // fusectl names each connection by the minor number of the mount's device.
+        Assert.That(Mono.Unix.Native.Syscall.stat(mp, out var st), Is.Zero);
+        var minor = (st.st_dev & 0xff) | ((st.st_dev >> 12) & 0xfff00);
+        Assert.That(File.ReadAllText($"{connections}/{minor}/max_background").Trim(), Is.EqualTo("48"));
+        Assert.That(File.ReadAllText($"{connections}/{minor}/congestion_threshold").Trim(), Is.EqualTo("36"));
     }
 
     [Test]
