@@ -51,11 +51,6 @@ internal sealed class ScenarioReport(string name)
         }
     }
 
-    public long this[string what]
-    {
-        get { lock (_lock) return _extra.GetValueOrDefault(what); }
-    }
-
     public string Line
     {
         get

@@ -23,7 +23,6 @@ internal sealed class TrackedStack : IDisposable
 
     private readonly Lock _lock = new();
     private readonly List<IssuedWrite> _writes = [];
-    private readonly StringWriter _logText = new();
     private uint _eraFloor;
 
     private TrackedStack(IBlockDevice? meta, VolatileOrigin origin, EraTracker tracker)
@@ -31,7 +30,7 @@ internal sealed class TrackedStack : IDisposable
         Meta = meta;
         Origin = origin;
         Tracker = tracker;
-        Log = new DaemonLog(TextWriter.Synchronized(_logText));
+        Log = new DaemonLog(TextWriter.Synchronized(new StringWriter()));
         Fs = new DeviceFileSystem(origin, tracker, EraControlFiles.For(tracker, () => [], Log), Log);
         OpenEra = _eraFloor = tracker.Status.CurrentEra;
         AcknowledgedEra = OpenEra;
@@ -59,8 +58,6 @@ internal sealed class TrackedStack : IDisposable
     {
         get { lock (_lock) return [.. _writes]; }
     }
-
-    public string LogText => _logText.ToString();
 
     /// <summary>Fresh metadata for an origin of <paramref name="nrBlocks"/> blocks, recorded clean, as <c>erafs create</c> leaves it.</summary>
     public static byte[] FreshMetadata(ulong nrBlocks, uint journalBlocks = 4, long? originSize = null)

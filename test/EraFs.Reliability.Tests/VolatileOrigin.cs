@@ -20,9 +20,6 @@ internal sealed class VolatileOrigin(long size, int seed = 0) : IDeviceIo
     public DateTime ModifiedUtc { get; } = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
     public long Writes { get; private set; }
 
-    /// <summary>Refuse every write with this errno (negative), as a failing disk would.</summary>
-    public int? FailWritesWith { get; set; }
-
     public int Read(Span<byte> buffer, long offset)
     {
         lock (_lock)
@@ -37,7 +34,6 @@ internal sealed class VolatileOrigin(long size, int seed = 0) : IDeviceIo
     {
         lock (_lock)
         {
-            if (FailWritesWith is { } errno) return errno;
             Writes++;
             data.CopyTo(_current.AsSpan((int)offset));
             _pending.Add((offset, data.ToArray()));
