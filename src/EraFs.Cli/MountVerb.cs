@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using EraFs.Core;
 using EraFs.FileSystem;
 using EraFs.Fuse;
@@ -88,6 +87,7 @@ internal static class MountVerb
         }
 
         using (log)
+        using (var signals = new StopSignals(log))
         {
             var origin = OpenOrigin(r.Origin);
             EraTracker? tracker = null;
@@ -115,9 +115,7 @@ internal static class MountVerb
                 log.Info($"serving {origin.Path} ({origin.Size} bytes) on {served.MountPoint}" +
                          (tracker is null ? " without tracking" : $"; {tracker.StatusLine}"));
 
-                var mount = served;
-                using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => StopOnSignal(c, mount, log));
-                using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => StopOnSignal(c, mount, log));
+                signals.Attach(served);
                 if (r.DaemonChild) DetachFromLauncher(logPath, stdout);
                 else stdout.WriteLine($"erafs: mounted on {served.MountPoint}; stop with Ctrl-C or erafs unmount");
 
@@ -140,15 +138,6 @@ internal static class MountVerb
                 }
             }
         }
-    }
-
-    private static void StopOnSignal(PosixSignalContext context, ServedMount mount, DaemonLog log)
-    {
-        context.Cancel = true;
-        // Lazy: a loop device may still hold the device file; the mount leaves the namespace now and
-        // the daemon serves it until the last user lets go, then shuts down cleanly.
-        var rc = mount.RequestUnmount(lazy: true);
-        log.Info($"{context.Signal} received: unmounting {mount.MountPoint}" + (rc < 0 ? $" failed: {FuseErrors.Describe(rc)}" : ""));
     }
 
     // The launcher waits for this line; after it, stdout and stderr point at the log so the daemon

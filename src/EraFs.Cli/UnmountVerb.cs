@@ -28,17 +28,16 @@ internal static class UnmountVerb
         var rc = MountPointCheck.Unmount(mp, lazy: false);
         if (rc == FuseErrors.EBUSY)
             throw new CliException($"{mp}: busy: a loop device or open file still holds it (detach with 'losetup -d' first)", ExitCode.Busy);
-        if (rc < 0)
+        // A dead mount (its daemon was killed) has no info file to read; only the mount is left to remove.
+        if (rc < 0 && pid is null) rc = MountPointCheck.Unmount(mp, lazy: true);
+        if (rc < 0) throw new CliException($"{mp}: unmount failed: {FuseErrors.Describe(rc)}");
+        if (pid is null)
         {
-            if (pid is not null) throw new CliException($"{mp}: unmount failed: {FuseErrors.Describe(rc)}");
-            // The daemon is gone (its mount answers ENOTCONN): only the stale mount is left to remove.
-            rc = MountPointCheck.Unmount(mp, lazy: true);
-            if (rc < 0) throw new CliException($"{mp}: unmount failed: {FuseErrors.Describe(rc)}");
             stdout.WriteLine($"erafs: removed the stale mount on {mp} (its daemon had already exited)");
             return (int)ExitCode.Ok;
         }
-        if (pid is { } p && !WaitForExit(p, timeout))
-            throw new CliException($"{mp}: unmounted, but daemon pid {p} did not exit within {timeout.TotalSeconds:0} s");
+        if (!WaitForExit(pid.Value, timeout))
+            throw new CliException($"{mp}: unmounted, but daemon pid {pid} did not exit within {timeout.TotalSeconds:0} s");
         return (int)ExitCode.Ok;
     }
 

@@ -18,12 +18,22 @@ public static unsafe class MountPointCheck
         if (!File.Exists(FuseDevice) && !Directory.Exists(FuseDevice) && !IsCharDevice(FuseDevice))
             throw new FuseMountException($"{FuseDevice}: missing; load the fuse module (modprobe fuse) or run where FUSE is available");
         if (Syscall.stat(mountPoint, out var st) != 0)
+        {
+            if (Stdlib.GetLastError() == Errno.ENOTCONN) throw DeadMount(mountPoint);
             throw new FuseMountException($"{mountPoint}: mount point does not exist");
+        }
         if ((st.st_mode & FilePermissions.S_IFMT) != FilePermissions.S_IFDIR)
             throw new FuseMountException($"{mountPoint}: mount point is not a directory");
         if (IsMountPoint(mountPoint))
+        {
+            // stat may be answered from the kernel's attribute cache; statfs always asks the daemon.
+            if (Syscall.statvfs(mountPoint, out _) != 0 && Stdlib.GetLastError() == Errno.ENOTCONN) throw DeadMount(mountPoint);
             throw new FuseMountException($"{mountPoint}: mount point is busy (something is already mounted there)");
+        }
     }
+
+    private static FuseMountException DeadMount(string mountPoint) =>
+        new($"{mountPoint}: mount point is a dead FUSE mount (its daemon is gone); remove it with 'erafs unmount {mountPoint}'");
 
     private static bool IsCharDevice(string path) =>
         Syscall.stat(path, out var st) == 0 && (st.st_mode & FilePermissions.S_IFMT) == FilePermissions.S_IFCHR;

@@ -45,6 +45,41 @@ public class MountCommandTests
     }
 
     [Test]
+    public void Sigterm_the_moment_the_mount_appears_still_unmounts_cleanly()
+    {
+        // Regression: a signal between the mount appearing and the handlers being registered used
+        // to kill the daemon with the default action (exit 143) and leave a dead mount.
+        for (var i = 0; i < 3; i++)
+        {
+            using var p = Erafs.Start("mount", "--foreground", "--origin", _image, _mnt);
+            Assert.That(Erafs.WaitFor(() => MountPointCheck.IsMountPoint(_mnt) || p.HasExited, TimeSpan.FromSeconds(30)), Is.True);
+            Mono.Unix.Native.Syscall.kill(p.Id, Mono.Unix.Native.Signum.SIGTERM);
+            Assert.That(p.WaitForExit(30_000), Is.True, "exits after SIGTERM");
+            Assert.That(p.ExitCode, Is.Zero, p.StandardError.ReadToEnd());
+            Assert.That(MountPointCheck.IsMountPoint(_mnt), Is.False, "nothing left mounted");
+        }
+    }
+
+    [Test]
+    public void A_dead_mount_left_by_a_killed_daemon_is_named_and_removed_by_unmount()
+    {
+        Erafs.Run("mount", "--origin", _image, "--log-file", _dir.File("log"), _mnt).Ok();
+        var pid = Erafs.DaemonPid(_mnt);
+        Mono.Unix.Native.Syscall.kill(pid, Mono.Unix.Native.Signum.SIGKILL);
+        Assert.That(Erafs.WaitFor(() => !Erafs.ProcessAlive(pid), TimeSpan.FromSeconds(10)), Is.True);
+
+        var r = Erafs.Run("mount", "--origin", _image, "--log-file", _dir.File("log2"), _mnt);
+        Assert.That(r.ExitCode, Is.EqualTo(1));
+        Assert.That(r.Stderr.Trim(), Is.EqualTo($"erafs: {_mnt}: mount point is a dead FUSE mount (its daemon is gone); remove it with 'erafs unmount {_mnt}'"));
+
+        var u = Erafs.Run("unmount", _mnt).Ok();
+        Assert.That(u.Stdout, Does.Contain("removed the stale mount"));
+        Assert.That(MountPointCheck.IsMountPoint(_mnt), Is.False);
+        Erafs.Run("mount", "--origin", _image, "--log-file", _dir.File("log3"), _mnt).Ok();
+        Erafs.Run("unmount", _mnt).Ok();
+    }
+
+    [Test]
     public void Sigterm_unmounts_cleanly_in_the_foreground()
     {
         using var p = Erafs.Start("mount", "--foreground", "--origin", _image, _mnt);
