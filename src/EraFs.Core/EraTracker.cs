@@ -79,12 +79,16 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
     }
 
 #if DEBUG
+    // Which tracker this thread last passed BeforeWrite on, and in which era epoch: a value left by
+    // another tracker (another mount or test on the same thread) must not excuse this one.
+    [ThreadStatic] private static EraTracker? t_trackerAtBeforeWrite;
     [ThreadStatic] private static int t_epochAtBeforeWrite;
 #endif
 
     public void BeforeWrite(long offset, long length)
     {
 #if DEBUG
+        t_trackerAtBeforeWrite = this;
         t_epochAtBeforeWrite = Volatile.Read(ref _eraEpoch);
 #endif
         if (length <= 0) return;
@@ -112,7 +116,10 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
         if (length <= 0) return;
         var run = _geometry.BlocksTouching(offset, length);
         if (_durable.AllSet(run.Start, run.Count)) return;
-        if (Volatile.Read(ref _eraEpoch) != t_epochAtBeforeWrite || (t_epochAtBeforeWrite & 1) != 0) return;
+        // A checkpoint between this thread's BeforeWrite and now (or under way then) cleared the bits:
+        // the write belongs to the era before it and was marked there.
+        var eraMoved = Volatile.Read(ref _eraEpoch) != t_epochAtBeforeWrite || (t_epochAtBeforeWrite & 1) != 0;
+        if (ReferenceEquals(t_trackerAtBeforeWrite, this) && eraMoved) return;
         throw new InvalidOperationException(
             $"write order broken: blocks [{run.Start}, {run.End}) are about to be written without a durable mark");
 #endif

@@ -18,6 +18,13 @@ public class ConcurrencyScenarioTests
     {
         var report = new ScenarioReport("S7 slow commit races");
         var geometry = EraGeometry.For(16L * BlockSize, BlockSize);
+        // Regression: a BeforeWrite on another tracker by this same thread must not excuse this one.
+        using (var otherStore = new MemoryEraStore(geometry))
+        using (var other = EraTracker.Open(otherStore, new EraTrackerOptions { OriginSize = geometry.OriginSize, OriginMtimeUtc = MemoryEraStore.DefaultOriginMtime }))
+        {
+            other.Checkpoint();
+            other.BeforeWrite(0, 10);
+        }
         using var store = new MemoryEraStore(geometry);
         using var tracker = EraTracker.Open(store, new EraTrackerOptions { OriginSize = geometry.OriginSize, OriginMtimeUtc = MemoryEraStore.DefaultOriginMtime });
         var origin = new VolatileOrigin(geometry.OriginSize);
@@ -156,6 +163,13 @@ public class ConcurrencyScenarioTests
     {
 #if DEBUG
         var geometry = EraGeometry.For(16L * BlockSize, BlockSize);
+        // Regression: a BeforeWrite on another tracker by this same thread must not excuse this one.
+        using (var otherStore = new MemoryEraStore(geometry))
+        using (var other = EraTracker.Open(otherStore, new EraTrackerOptions { OriginSize = geometry.OriginSize, OriginMtimeUtc = MemoryEraStore.DefaultOriginMtime }))
+        {
+            other.Checkpoint();
+            other.BeforeWrite(0, 10);
+        }
         using var store = new MemoryEraStore(geometry);
         using var tracker = EraTracker.Open(store, new EraTrackerOptions { OriginSize = geometry.OriginSize, OriginMtimeUtc = MemoryEraStore.DefaultOriginMtime });
         // The origin path taken directly, without BeforeWrite: exactly what the check exists to catch.
