@@ -18,7 +18,8 @@ internal sealed record MountRequest(
     string? LogPath,
     bool DaemonChild,
     IReadOnlyList<string> Args,
-    RegionLogRequest? RegionLog = null);
+    RegionLogRequest? RegionLog = null,
+    uint? Threads = null);
 
 /// <summary>erafs mount: opens the origin and history, serves the mount until it is unmounted.</summary>
 internal static class MountVerb
@@ -41,10 +42,11 @@ internal static class MountVerb
         var resyncRate = new Option<string?>("--resync-rate") { Description = "Bandwidth bound of the background resync per second (default 256MiB)" };
         var child = new Option<bool>(DaemonLauncher.ChildFlag) { Hidden = true };
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "Empty directory to mount on" };
+        var threads = new Option<uint?>("--threads") { Description = "Most threads serving FUSE requests (default 16; each first write waiting for its commit holds one)" };
         var cmd = new Command("mount", "Mount ORIGIN as MOUNTPOINT/device; returns once the mount is ready")
         {
             origin, metadata, create, blockSize, foreground, allowOther, allowShrink, logFile, child, mountPoint,
-            regionLog, regionSize, forceSync, noSync, mirrors, resyncRate,
+            regionLog, regionSize, forceSync, noSync, mirrors, resyncRate, threads,
         };
         cmd.SetAction(p =>
         {
@@ -62,7 +64,7 @@ internal static class MountVerb
             return Run(new MountRequest(
                 Path.GetFullPath(p.GetValue(origin)!), p.GetValue(mountPoint)!, meta is null ? null : Path.GetFullPath(meta), p.GetValue(create), bs,
                 p.GetValue(foreground), p.GetValue(allowOther), p.GetValue(allowShrink), daemonLog,
-                p.GetValue(child), passOn, regions), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error);
+                p.GetValue(child), passOn, regions, p.GetValue(threads)), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error);
         });
         return cmd;
     }
@@ -101,6 +103,7 @@ internal static class MountVerb
                 var options = new FuseMountOptions
                 {
                     AllowOther = r.AllowOther,
+                    MaxThreads = r.Threads ?? new FuseMountOptions().MaxThreads,
                     FsName = "erafs:" + Path.GetFullPath(r.Origin),
                 };
                 try

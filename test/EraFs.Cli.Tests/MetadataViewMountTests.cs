@@ -7,37 +7,11 @@ namespace EraFs.Cli.Tests;
 /// <summary>MOUNT/metadata as dm-era metadata for the held snapshot, and the needs-check gate at mount.</summary>
 [TestFixture]
 [Category("Mount")]
-public class MetadataViewMountTests
+public class MetadataViewMountTests : TrackedMountFixture
 {
-    private TestDirectory _dir = null!;
-    private string _image = null!;
-    private string _meta = null!;
-    private string _mnt = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        HostTools.RequireFuse();
-        _dir = new TestDirectory("view");
-        _image = _dir.SparseFile("origin.img", 64L << 20);
-        _meta = _dir.File("origin.era");
-        _mnt = _dir.Subdirectory("mnt");
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        Erafs.ForceCleanup(_mnt);
-        _dir.Dispose();
-    }
-
-    private void Mount() =>
-        Erafs.Run("mount", "--origin", _image, "--metadata", _meta, "--create", "--log-file", _dir.File("daemon.log"), _mnt).Ok();
-
-    private string Control(string name) => File.ReadAllText(Path.Combine(_mnt, name));
 
     private void Write(long block, int count = 1) =>
-        HostTools.Run("dd", "if=/dev/urandom", $"of={Path.Combine(_mnt, "device")}", "bs=64k", $"count={count}", $"seek={block}",
+        HostTools.Run("dd", "if=/dev/urandom", $"of={Path.Combine(Mnt, "device")}", "bs=64k", $"count={count}", $"seek={block}",
             "oflag=direct", "conv=notrunc", "status=none").Ok();
 
     [Test]
@@ -45,18 +19,18 @@ public class MetadataViewMountTests
     {
         EraTools();
         Mount();
-        var view = Path.Combine(_mnt, "metadata");
+        var view = Path.Combine(Mnt, "metadata");
         Assert.That(File.Exists(view), Is.False, "absent while no snapshot is held");
         Write(3, 2);
-        File.AppendAllText(Path.Combine(_mnt, "checkpoint"), "1\n");
+        File.AppendAllText(Path.Combine(Mnt, "checkpoint"), "1\n");
         var era = Control("checkpoint").Trim();
         Write(40, 3);
         Write(900);
-        File.AppendAllText(Path.Combine(_mnt, "take_metadata_snap"), "1\n");
+        File.AppendAllText(Path.Combine(Mnt, "take_metadata_snap"), "1\n");
 
         using var writer = Process.Start(new ProcessStartInfo("bash",
-            ["-c", $"for i in $(seq 1 200); do dd if=/dev/urandom of={Path.Combine(_mnt, "device")} bs=64k count=1 seek=$((RANDOM % 1000)) oflag=direct conv=notrunc status=none; done"]))!;
-        var ours = Erafs.Run("invalidate", "--metadata-snapshot", "--written-since", era, _meta).Ok().Stdout;
+            ["-c", $"for i in $(seq 1 200); do dd if=/dev/urandom of={Path.Combine(Mnt, "device")} bs=64k count=1 seek=$((RANDOM % 1000)) oflag=direct conv=notrunc status=none; done"]))!;
+        var ours = Erafs.Run("invalidate", "--metadata-snapshot", "--written-since", era, Meta).Ok().Stdout;
         for (var i = 0; i < 3; i++)
         {
             var theirs = HostTools.Run("era_invalidate", "--metadata-snapshot", "--written-since", era, view).Ok().Stdout;
@@ -67,20 +41,20 @@ public class MetadataViewMountTests
         Assert.That(HostTools.Run("era_dump", view).Ok().Stdout, Does.StartWith("<superblock uuid=\"\" block_size=\"128\" nr_blocks=\"1024\""));
         Assert.That(writer.WaitForExit(120_000), Is.True);
 
-        File.AppendAllText(Path.Combine(_mnt, "drop_metadata_snap"), "1\n");
+        File.AppendAllText(Path.Combine(Mnt, "drop_metadata_snap"), "1\n");
         Assert.That(File.Exists(view), Is.False, "absent again once the snapshot is dropped");
-        Erafs.Run("unmount", _mnt).Ok();
+        Erafs.Run("unmount", Mnt).Ok();
     }
 
     [Test]
     public void Metadata_flagged_needs_check_mounts_after_the_checker_passes_and_the_flag_is_cleared()
     {
-        Erafs.Run("create", "--origin", _image, "--metadata", _meta).Ok();
-        using (var store = MetadataStore.Open(_meta)) store.SetNeedsCheck("test: writing blocks failed");
+        Erafs.Run("create", "--origin", Image, "--metadata", Meta).Ok();
+        using (var store = MetadataStore.Open(Meta)) store.SetNeedsCheck("test: writing blocks failed");
         Mount();
-        Erafs.Run("unmount", _mnt).Ok();
-        Assert.That(File.ReadAllText(_dir.File("daemon.log")), Does.Contain("the check found no problems, flag cleared"));
-        using var reader = MetadataReader.Open(_meta);
+        Erafs.Run("unmount", Mnt).Ok();
+        Assert.That(File.ReadAllText(Dir.File("daemon.log")), Does.Contain("the check found no problems, flag cleared"));
+        using var reader = MetadataReader.Open(Meta);
         Assert.That(reader.NeedsCheck, Is.False);
     }
 

@@ -80,6 +80,15 @@ public class MountCommandTests
     }
 
     [Test]
+    public void Threads_option_sets_how_many_threads_serve_the_mount()
+    {
+        var log = _dir.File("daemon.log");
+        Erafs.Run("mount", "--origin", _image, "--log-file", log, "--threads", "4", _mnt).Ok();
+        Erafs.Run("unmount", _mnt).Ok();
+        Assert.That(File.ReadAllText(log), Does.Contain("up to 4 threads").And.Contain("max_background 64"));
+    }
+
+    [Test]
     public void Sigterm_unmounts_cleanly_in_the_foreground()
     {
         using var p = Erafs.Start("mount", "--foreground", "--origin", _image, _mnt);

@@ -7,40 +7,13 @@ namespace EraFs.Cli.Tests;
 /// <summary>Era tracking end to end: ext4 on a loop device over a tracked mount, snapshots, crashes, bad control input.</summary>
 [TestFixture]
 [Category("Mount")]
-public class TrackedMountTests
+public class TrackedMountTests : TrackedMountFixture
 {
     private const int BlockSize = 64 * 1024;
-    private TestDirectory _dir = null!;
-    private string _image = null!;
-    private string _meta = null!;
-    private string _mnt = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        HostTools.RequireFuse();
-        HostTools.Require("losetup");
-        _dir = new TestDirectory("tracked");
-        _image = _dir.SparseFile("origin.img", 64L << 20);
-        _meta = _dir.File("origin.era");
-        _mnt = _dir.Subdirectory("mnt");
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        Erafs.ForceCleanup(_mnt);
-        _dir.Dispose();
-    }
-
-    private void Mount() =>
-        Erafs.Run("mount", "--origin", _image, "--metadata", _meta, "--create", "--log-file", _dir.File("daemon.log"), _mnt).Ok();
-
-    private string Control(string name) => File.ReadAllText(Path.Combine(_mnt, name));
 
     private uint Checkpoint()
     {
-        File.AppendAllText(Path.Combine(_mnt, "checkpoint"), "1\n");
+        File.AppendAllText(Path.Combine(Mnt, "checkpoint"), "1\n");
         return uint.Parse(Control("checkpoint").Trim());
     }
 
@@ -49,10 +22,10 @@ public class TrackedMountTests
     {
         HostTools.Require("mkfs.ext4");
         Mount();
-        var fsDir = _dir.Subdirectory("ext4");
-        var before = _dir.File("before.img");
+        var fsDir = Dir.Subdirectory("ext4");
+        var before = Dir.File("before.img");
         uint era;
-        using (var loop = LoopDevice.Attach(Path.Combine(_mnt, "device")))
+        using (var loop = LoopDevice.Attach(Path.Combine(Mnt, "device")))
         {
             HostTools.Run("mkfs.ext4", "-q", "-F", loop.Path).Ok();
             HostTools.Run("mount", loop.Path, fsDir).Ok();
@@ -61,30 +34,30 @@ public class TrackedMountTests
 
             era = Checkpoint();
             Assert.That(Control("status").Split(' ')[2], Is.EqualTo(era.ToString()), "status shows the era the checkpoint started");
-            File.Copy(_image, before);
+            File.Copy(Image, before);
 
             HostTools.Run("mount", loop.Path, fsDir).Ok();
             WriteFiles(fsDir, "b", 10, seed: 2);
             File.Delete(Path.Combine(fsDir, "a3"));
             HostTools.Run("umount", fsDir).Ok();
         }
-        File.AppendAllText(Path.Combine(_mnt, "take_metadata_snap"), "1\n");
+        File.AppendAllText(Path.Combine(Mnt, "take_metadata_snap"), "1\n");
         Assert.That(Control("status").TrimEnd(), Does.Not.EndWith(" -"), "status shows the held root");
 
-        var xml = Erafs.Run("invalidate", "--written-since", era.ToString(), "--metadata-snapshot", _meta).Ok().Stdout;
+        var xml = Erafs.Run("invalidate", "--written-since", era.ToString(), "--metadata-snapshot", Meta).Ok().Stdout;
         var listed = ImageDiff.ParseInvalidateXml(xml);
-        var changed = ImageDiff.ChangedBlocks(before, _image, BlockSize);
+        var changed = ImageDiff.ChangedBlocks(before, Image, BlockSize);
         var lost = changed.Except(listed).ToList();
         TestContext.Out.WriteLine($"ext4-snapshot: {changed.Count} blocks changed, {listed.Count} listed, {lost.Count} lost, {listed.Count - changed.Count} false positives");
         Assert.That(changed, Is.Not.Empty, "the workload changed the image");
         Assert.That(lost, Is.Empty, "every changed block is listed");
 
-        File.AppendAllText(Path.Combine(_mnt, "drop_metadata_snap"), "1\n");
+        File.AppendAllText(Path.Combine(Mnt, "drop_metadata_snap"), "1\n");
         Assert.That(Control("status").TrimEnd(), Does.EndWith(" -"));
-        var noSnap = Erafs.Run("invalidate", "--written-since", era.ToString(), "--metadata-snapshot", _meta);
+        var noSnap = Erafs.Run("invalidate", "--written-since", era.ToString(), "--metadata-snapshot", Meta);
         Assert.That(noSnap.ExitCode, Is.EqualTo(1));
         Assert.That(noSnap.Stderr, Does.Contain("no metadata snapshot held"));
-        Erafs.Run("unmount", _mnt).Ok();
+        Erafs.Run("unmount", Mnt).Ok();
     }
 
     [Test]
@@ -92,13 +65,13 @@ public class TrackedMountTests
     {
         HostTools.Require("fio");
         // Large enough that a second of 4 KiB writes changes only part of it, so over-marking shows.
-        _image = _dir.SparseFile("big.img", 512L << 20);
+        Image = Dir.SparseFile("big.img", 512L << 20);
         Mount();
         var era = Checkpoint();
-        var before = _dir.File("before.img");
-        File.Copy(_image, before);
-        var pid = Erafs.DaemonPid(_mnt);
-        var loop = LoopDevice.Attach(Path.Combine(_mnt, "device"));
+        var before = Dir.File("before.img");
+        File.Copy(Image, before);
+        var pid = Erafs.DaemonPid(Mnt);
+        var loop = LoopDevice.Attach(Path.Combine(Mnt, "device"));
         using var fio = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("fio",
             $"--name=crash --filename={loop.Path} --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=16 --time_based --runtime=20 --randseed=7")
         { RedirectStandardOutput = true, RedirectStandardError = true })!;
@@ -106,15 +79,15 @@ public class TrackedMountTests
         Mono.Unix.Native.Syscall.kill(pid, Mono.Unix.Native.Signum.SIGKILL);
         Assert.That(fio.WaitForExit(60_000), Is.True, "fio ends once the daemon is gone");
         loop.Dispose();
-        Assert.That(MountPointCheck.Unmount(_mnt, lazy: true), Is.Zero, "remove the dead mount");
+        Assert.That(MountPointCheck.Unmount(Mnt, lazy: true), Is.Zero, "remove the dead mount");
 
         Mount();
         Assert.That(uint.Parse(Control("status").Split(' ')[2]), Is.GreaterThan(era), "a new era after the crash");
         Assert.That(Control("info"), Does.Contain("recovered_unclean_shutdown: true"));
-        Erafs.Run("unmount", _mnt).Ok();
+        Erafs.Run("unmount", Mnt).Ok();
 
-        var listed = ImageDiff.ParseInvalidateXml(Erafs.Run("invalidate", "--written-since", era.ToString(), _meta).Ok().Stdout);
-        var changed = ImageDiff.ChangedBlocks(before, _image, BlockSize);
+        var listed = ImageDiff.ParseInvalidateXml(Erafs.Run("invalidate", "--written-since", era.ToString(), Meta).Ok().Stdout);
+        var changed = ImageDiff.ChangedBlocks(before, Image, BlockSize);
         var lost = changed.Except(listed).ToList();
         TestContext.Out.WriteLine($"kill-9-fio: {changed.Count} blocks changed, {listed.Count} listed, {lost.Count} lost, {listed.Count - changed.Count} false positives");
         Assert.That(changed, Is.Not.Empty, "fio wrote before the kill");
@@ -128,31 +101,31 @@ public class TrackedMountTests
         Mount();
         Assert.That(Erafs.WaitFor(() => Control("info").Contains("pending_digest: false"), TimeSpan.FromSeconds(30)), Is.True);
         var status = Control("status");
-        var hash = Sha256(_meta);
+        var hash = Sha256(Meta);
 
         Assert.That(WriteErrno("drop_metadata_snap", "1\n"), Is.EqualTo(Mono.Unix.Native.Errno.ENOENT), "drop with none held");
         Assert.That(WriteErrno("message", "checkpoint extra\n"), Is.EqualTo(Mono.Unix.Native.Errno.EINVAL));
-        Assert.That(WriteErrno("message", "drop_metadata-snap\n"), Is.EqualTo(Mono.Unix.Native.Errno.EINVAL), "dm-era's old misspelling is unknown");
+        Assert.That(WriteErrno("message", "dropMetadata-snap\n"), Is.EqualTo(Mono.Unix.Native.Errno.EINVAL), "dm-era's old misspelling is unknown");
         Assert.That(WriteErrno("message", "\n"), Is.EqualTo(Mono.Unix.Native.Errno.EINVAL));
         Assert.That(OpenErrno("status", Mono.Unix.Native.OpenFlags.O_WRONLY), Is.EqualTo(Mono.Unix.Native.Errno.EACCES), "status is read-only");
         Assert.That(OpenErrno("info", Mono.Unix.Native.OpenFlags.O_WRONLY), Is.EqualTo(Mono.Unix.Native.Errno.EACCES));
         Assert.That(Control("status"), Is.EqualTo(status));
-        Assert.That(Sha256(_meta), Is.EqualTo(hash), "metadata untouched by refused writes");
+        Assert.That(Sha256(Meta), Is.EqualTo(hash), "metadata untouched by refused writes");
 
-        File.AppendAllText(Path.Combine(_mnt, "take_metadata_snap"), "1\n");
+        File.AppendAllText(Path.Combine(Mnt, "take_metadata_snap"), "1\n");
         Assert.That(Erafs.WaitFor(() => Control("info").Contains("pending_digest: false"), TimeSpan.FromSeconds(30)), Is.True);
         status = Control("status");
-        hash = Sha256(_meta);
+        hash = Sha256(Meta);
         Assert.That(WriteErrno("take_metadata_snap", "1\n"), Is.EqualTo(Mono.Unix.Native.Errno.EBUSY), "second snapshot");
         Assert.That(Control("status"), Is.EqualTo(status));
-        Assert.That(Sha256(_meta), Is.EqualTo(hash));
+        Assert.That(Sha256(Meta), Is.EqualTo(hash));
         Assert.That(WriteErrno("message", "DROP_METADATA_SNAP\n"), Is.Null, "messages are case-insensitive, as dm-era's");
-        Erafs.Run("unmount", _mnt).Ok();
+        Erafs.Run("unmount", Mnt).Ok();
     }
 
     private Mono.Unix.Native.Errno? WriteErrno(string file, string text)
     {
-        var fd = Mono.Unix.Native.Syscall.open(Path.Combine(_mnt, file), Mono.Unix.Native.OpenFlags.O_WRONLY);
+        var fd = Mono.Unix.Native.Syscall.open(Path.Combine(Mnt, file), Mono.Unix.Native.OpenFlags.O_WRONLY);
         Assert.That(fd, Is.GreaterThanOrEqualTo(0), $"open {file}");
         try
         {
@@ -173,7 +146,7 @@ public class TrackedMountTests
 
     private Mono.Unix.Native.Errno? OpenErrno(string file, Mono.Unix.Native.OpenFlags flags)
     {
-        var fd = Mono.Unix.Native.Syscall.open(Path.Combine(_mnt, file), flags);
+        var fd = Mono.Unix.Native.Syscall.open(Path.Combine(Mnt, file), flags);
         if (fd >= 0)
         {
             Mono.Unix.Native.Syscall.close(fd);
