@@ -173,11 +173,17 @@ public class DeviceFileTests
     public void Unmount_after_use_flushes_and_leaves_nothing_mounted()
     {
         var m = new DeviceMount(_dir, Size);
-        using (var f = new FileStream(m.DevicePath, FileMode.Open, FileAccess.Write)) f.Write(new byte[4096]);
-        m.Unmount();
-        Assert.That(File.ReadAllBytes(m.OriginPath).AsSpan(0, 4096).IndexOfAnyExcept((byte)0), Is.EqualTo(-1));
-        Assert.That(MountPointCheck.IsMountPoint(m.MountPoint), Is.False);
-        m.Dispose();
+        try
+        {
+            using (var f = new FileStream(m.DevicePath, FileMode.Open, FileAccess.Write)) f.Write(new byte[4096]);
+            m.Unmount();
+            Assert.That(File.ReadAllBytes(m.OriginPath).AsSpan(0, 4096).IndexOfAnyExcept((byte)0), Is.EqualTo(-1));
+            Assert.That(MountPointCheck.IsMountPoint(m.MountPoint), Is.False);
+        }
+        finally
+        {
+            m.Dispose();
+        }
     }
 
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
