@@ -219,20 +219,31 @@ public sealed class DeviceFileSystem : FuseFileSystem
         if (offset >= _origin.Size) return FuseErrors.EFBIG;
         var len = (int)Math.Min(data.Length, _origin.Size - offset);
         UpdateMax(ref _largestWrite, len);
-        if (_interceptor is null) return _origin.Write(data[..len], offset);
+        var admitted = Admit("write", offset, len);
+        if (admitted < 0) return admitted;
+        var rc = _origin.Write(data[..len], offset);
+        _interceptor?.AfterWrite(offset, len, rc >= 0);
+        return rc;
+    }
+
+    /// <summary>
+    /// Lets a write or discard through the interceptor before it reaches the origin: 0, or EIO when
+    /// it could not be tracked (logged; the origin is not touched).
+    /// </summary>
+    private int Admit(string what, long offset, long length)
+    {
+        if (_interceptor is null) return 0;
         try
         {
-            _interceptor.BeforeWrite(offset, len);
+            _interceptor.BeforeWrite(offset, length);
         }
         catch (TrackingFailedException ex)
         {
-            _log.Error($"write of {len} bytes at {offset} refused: {ex.Message}");
+            _log.Error($"{what} of {length} bytes at {offset} refused: {ex.Message}");
             return FuseErrors.EIO;
         }
-        _orderCheck?.AssertMarkedDurable(offset, len);
-        var rc = _origin.Write(data[..len], offset);
-        _interceptor.AfterWrite(offset, len, rc >= 0);
-        return rc;
+        _orderCheck?.AssertMarkedDurable(offset, length);
+        return 0;
     }
 
     public override int Fallocate(ulong inode, ulong handle, int mode, long offset, long length)
@@ -249,19 +260,8 @@ public sealed class DeviceFileSystem : FuseFileSystem
         }
         if (offset >= _origin.Size) return (mode & FALLOC_FL_KEEP_SIZE) != 0 ? 0 : FuseErrors.EFBIG;
         var len = Math.Min(length, _origin.Size - offset);
-        if (_interceptor is not null)
-        {
-            try
-            {
-                _interceptor.BeforeWrite(offset, len);
-            }
-            catch (TrackingFailedException ex)
-            {
-                _log.Error($"discard of {len} bytes at {offset} refused: {ex.Message}");
-                return FuseErrors.EIO;
-            }
-        }
-        _orderCheck?.AssertMarkedDurable(offset, len);
+        var admitted = Admit("discard", offset, len);
+        if (admitted < 0) return admitted;
         var rc = _origin.Zero(offset, len, punch);
         _interceptor?.AfterWrite(offset, len, rc >= 0);
         return rc;
