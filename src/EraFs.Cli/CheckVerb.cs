@@ -11,7 +11,7 @@ internal static class CheckVerb
     {
         var superOnly = new Option<bool>("--super-block-only") { Description = "Check only the superblock" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing; the exit code says it all" };
-        var meta = new Argument<string>("META") { Description = "EraFs metadata file (not in use by a mount: the check reads it without following commits)" };
+        var meta = new Argument<string>("META") { Description = "EraFs metadata file (a live mount's too: the check says so, and reads the newest committed state)" };
         var cmd = new Command("check", $"Verify native metadata; exit {(int)ExitCode.MetadataDamaged} if anything is wrong") { superOnly, quiet, meta };
         cmd.SetAction(p => Run(p.GetValue(meta)!, p.GetValue(superOnly), p.GetValue(quiet), p.InvocationConfiguration.Output));
         return cmd;
@@ -20,6 +20,8 @@ internal static class CheckVerb
     public static int Run(string metaPath, bool superblockOnly, bool quiet, TextWriter stdout)
     {
         var problems = Problems(metaPath, superblockOnly);
+        if (!quiet && Storage.FileClaim.FindHolder(metaPath) is { } holder)
+            stdout.WriteLine($"{metaPath}: metadata is live (held by {holder}); checked its newest committed state, which the mount may already have moved past");
         if (!quiet)
             foreach (var problem in problems) stdout.WriteLine($"{metaPath}: {problem}");
         if (problems.Count > 0)

@@ -34,8 +34,8 @@ internal static class CreateVerb
         {
             throw new CliException(ex.Message);
         }
-        if (!force && File.Exists(metadataPath) && new FileInfo(metadataPath).Length > 0)
-            throw new CliException($"{metadataPath}: already exists and is not empty (use --force to overwrite its history)");
+        ToolFiles.RequireReplaceable(metadataPath, force);
+        using var claim = ToolFiles.ClaimOutput(metadataPath, "erafs create", create: true);
         using var store = CreateStore(metadataPath, size, mtime, blockSize, force);
         stdout.WriteLine($"{metadataPath}: {store.Geometry.NrBlocks} blocks of {store.Geometry.BlockSize} bytes for {originPath} ({size} bytes), era {store.CurrentEra}");
         return (int)ExitCode.Ok;

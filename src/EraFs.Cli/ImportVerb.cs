@@ -12,14 +12,17 @@ internal static class ImportVerb
         var input = new Option<string>("--input", "-i") { Description = "dm-era metadata (a file, or a metadata device not in use)", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "EraFs metadata file to write (replaced whole, never half-written)", Required = true };
         var origin = new Option<string>("--origin") { Description = "The image the history describes: its size must match, and its mtime becomes the clean baseline", Required = true };
-        var cmd = new Command("import", "Build native metadata from dm-era metadata") { input, output, origin };
-        cmd.SetAction(p => Run(p.GetValue(input)!, p.GetValue(output)!, p.GetValue(origin)!, p.InvocationConfiguration.Output));
+        var force = new Option<bool>("--force") { Description = "Replace an existing metadata file (its history is lost); never one a mount holds" };
+        var cmd = new Command("import", "Build native metadata from dm-era metadata") { input, output, origin, force };
+        cmd.SetAction(p => Run(p.GetValue(input)!, p.GetValue(output)!, p.GetValue(origin)!, p.GetValue(force), p.InvocationConfiguration.Output));
         return cmd;
     }
 
-    public static int Run(string inputPath, string metaPath, string originPath, TextWriter stdout)
+    public static int Run(string inputPath, string metaPath, string originPath, bool force, TextWriter stdout)
     {
         ToolFiles.RequireBinary(inputPath, "dm-era metadata");
+        ToolFiles.RequireReplaceable(metaPath, force);
+        using var claim = ToolFiles.ClaimOutput(metaPath, "erafs import");
         EraHistory history;
         try
         {

@@ -19,7 +19,8 @@ internal sealed record MountRequest(
     bool DaemonChild,
     IReadOnlyList<string> Args,
     RegionLogRequest? RegionLog = null,
-    uint? Threads = null);
+    uint? Threads = null,
+    TimeSpan? WriteHorizon = null);
 
 /// <summary>erafs mount: opens the origin and history, serves the mount until it is unmounted.</summary>
 internal static class MountVerb
@@ -42,11 +43,15 @@ internal static class MountVerb
         var resyncRate = new Option<string?>("--resync-rate") { Description = "Bandwidth bound of the background resync per second (default 256MiB)" };
         var child = new Option<bool>(DaemonLauncher.ChildFlag) { Hidden = true };
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "Empty directory to mount on" };
+        var horizon = new Option<double?>("--write-horizon")
+        {
+            Description = "Seconds ahead the metadata records that this mount may write the origin; an outside write less than this long after a crash can go unnoticed (default 5)",
+        };
         var threads = new Option<uint?>("--threads") { Description = "Most threads serving FUSE requests (default 16; each first write waiting for its commit holds one)" };
         var cmd = new Command("mount", "Mount ORIGIN as MOUNTPOINT/device; returns once the mount is ready")
         {
             origin, metadata, create, blockSize, foreground, allowOther, allowShrink, logFile, child, mountPoint,
-            regionLog, regionSize, forceSync, noSync, mirrors, resyncRate, threads,
+            regionLog, regionSize, forceSync, noSync, mirrors, resyncRate, threads, horizon,
         };
         cmd.SetAction(p =>
         {
@@ -64,12 +69,17 @@ internal static class MountVerb
             return Run(new MountRequest(
                 Path.GetFullPath(p.GetValue(origin)!), p.GetValue(mountPoint)!, meta is null ? null : Path.GetFullPath(meta), p.GetValue(create), bs,
                 p.GetValue(foreground), p.GetValue(allowOther), p.GetValue(allowShrink), daemonLog,
-                p.GetValue(child), passOn, regions, p.GetValue(threads)), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error);
+                p.GetValue(child), passOn, regions, p.GetValue(threads), WriteHorizon(p.GetValue(horizon))), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error);
         });
         return cmd;
     }
 
     public const uint DefaultBlockSize = 64 * 1024;
+
+    private static TimeSpan? WriteHorizon(double? seconds) =>
+        seconds is null ? null
+        : seconds is > 0 and <= 3600 ? TimeSpan.FromSeconds(seconds.Value)
+        : throw new CliException($"--write-horizon: {seconds} is not a number of seconds between 0 and 3600", ExitCode.Usage);
 
     public static int Run(MountRequest r, TextWriter stdout, TextWriter stderr)
     {
@@ -90,6 +100,10 @@ internal static class MountVerb
 
         using (log)
         using (var signals = new StopSignals(log))
+        // Every refusal below comes before the first byte is written: the mount point and the claims
+        // first, then the metadata is checked and the tracker's open validated, and only then do the
+        // region log, the history and the mount change anything.
+        using (var claims = MountClaims.Take(r))
         {
             var origin = OpenOrigin(r.Origin);
             EraTracker? tracker = null;
@@ -97,8 +111,18 @@ internal static class MountVerb
             ServedMount? served = null;
             try
             {
-                if (r.Metadata is not null) tracker = OpenTracker(r, origin, log);
-                if (r.RegionLog is not null) mirror = RegionLogSetup.Open(r.RegionLog, origin, log);
+                IEraStore? store = r.Metadata is null ? null : OpenStore(r, origin, log);
+                try
+                {
+                    if (r.RegionLog is not null) mirror = RegionLogSetup.Open(r.RegionLog, origin, log);
+                    if (store is not null) tracker = OpenTracker(r, store, origin, log);
+                }
+                catch
+                {
+                    if (tracker is null) store?.Dispose();
+                    throw;
+                }
+                claims.Opened();
                 using var snapshotView = tracker is null ? null : new MetadataSnapshotView(r.Metadata!, log);
                 var options = new FuseMountOptions
                 {
@@ -168,7 +192,11 @@ internal static class MountVerb
         }
     }
 
-    private static EraTracker OpenTracker(MountRequest r, Origin origin, DaemonLog log)
+    /// <summary>
+    /// Opens (or with --create, formats) the history and refuses, before anything is written to it,
+    /// damaged metadata and any origin or block size the tracker's open would refuse.
+    /// </summary>
+    private static IEraStore OpenStore(MountRequest r, Origin origin, DaemonLog log)
     {
         var meta = r.Metadata!;
         IEraStore store;
@@ -185,19 +213,37 @@ internal static class MountVerb
         }
         try
         {
-            return EraTracker.Open(store, new EraTrackerOptions
-            {
-                OriginSize = origin.Size,
-                OriginMtimeUtc = origin.ModifiedUtc,
-                RequestedBlockSize = r.BlockSize,
-                AllowShrink = r.AllowShrink,
-                Log = log.Info,
-            });
+            EraTracker.Validate(store, TrackerOptions(r, origin, log));
+            return store;
+        }
+        catch (Exception ex) when (ex is MetadataException or ArgumentException)
+        {
+            store.Dispose();
+            throw new CliException($"{meta}: {ex.Message}", ex is MetadataCorruptException ? ExitCode.MetadataDamaged : ExitCode.Failed);
+        }
+    }
+
+    private static EraTracker OpenTracker(MountRequest r, IEraStore store, Origin origin, DaemonLog log)
+    {
+        try
+        {
+            return EraTracker.Open(store, TrackerOptions(r, origin, log));
         }
         catch (Exception ex) when (ex is MetadataException or ControlRejectedException or IOException or ArgumentException)
         {
             store.Dispose();
-            throw new CliException($"{meta}: {ex.Message}");
+            throw new CliException($"{r.Metadata}: {ex.Message}");
         }
     }
+
+    private static EraTrackerOptions TrackerOptions(MountRequest r, Origin origin, DaemonLog log) => new()
+    {
+        OriginSize = origin.Size,
+        OriginMtimeUtc = origin.ModifiedUtc,
+        OriginChangedUtc = origin.ChangedUtc,
+        RequestedBlockSize = r.BlockSize,
+        AllowShrink = r.AllowShrink,
+        WriteHorizon = r.WriteHorizon ?? EraTrackerOptions.DefaultWriteHorizon,
+        Log = log.Info,
+    };
 }

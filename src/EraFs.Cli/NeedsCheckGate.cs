@@ -5,22 +5,22 @@ using EraFs.Metadata;
 namespace EraFs.Cli;
 
 /// <summary>
-/// After a metadata I/O failure the store records needs-check, and the next mount must not trust the
-/// file blindly: it runs the native checker first, clears the flag only if the check passes, and
-/// otherwise refuses with one line telling the user to run erafs check.
+/// A mount never serves a history it could not read back: it runs the native checker before opening
+/// the metadata for writing and refuses damaged metadata (exit 3) naming the first problem. After a
+/// metadata I/O failure the store records needs-check; the flag is cleared only if the check passes.
 /// </summary>
 internal static class NeedsCheckGate
 {
     public static IEraStore Open(string meta, DaemonLog log)
     {
+        var damage = CheckVerb.Problems(meta);
+        if (damage.Count > 0)
+            throw new CliException($"{meta}: metadata is damaged ({damage.Count} problem(s), first {damage[0]}); nothing was written. Run 'erafs check {meta}' for the list, or salvage it with 'erafs dump --repair {meta}' and 'erafs restore'",
+                ExitCode.MetadataDamaged);
         var store = MetadataFiles.Open(meta);
         if (!store.OpenState.NeedsCheck) return store;
         var reason = store.OpenState.NeedsCheckReason ?? "no reason recorded";
         store.Dispose();
-        var problems = CheckVerb.Problems(meta);
-        if (problems.Count > 0)
-            throw new CliException($"{meta}: metadata was flagged for checking ({reason}) and the check found {problems.Count} problem(s), first {problems[0]}; run 'erafs check {meta}'",
-                ExitCode.MetadataDamaged);
         using (var flagged = (MetadataStore)MetadataFiles.Open(meta))
             flagged.ClearNeedsCheck();
         log.Info($"{meta}: metadata was flagged for checking ({reason}); the check found no problems, flag cleared");

@@ -30,6 +30,10 @@ internal static class RegionLogSetup
         return size;
     }
 
+    /// <summary>The file a disk log spec names (absolute), or null for the other log types.</summary>
+    public static string? DiskLogPath(string spec) =>
+        spec.StartsWith("disk:", StringComparison.Ordinal) ? Path.GetFullPath(spec["disk:".Length..]) : null;
+
     /// <summary>Opens the log the spec names over the origin's size; failures are one-line CLI errors.</summary>
     public static IDirtyRegionLog OpenLog(string spec, long deviceLength, long regionSize, RegionLogSync sync)
     {
@@ -38,7 +42,7 @@ internal static class RegionLogSetup
             if (spec == "core") return new CoreDirtyRegionLog(deviceLength, regionSize, sync);
             if (spec.StartsWith("disk:", StringComparison.Ordinal))
             {
-                var path = Path.GetFullPath(spec["disk:".Length..]);
+                var path = DiskLogPath(spec)!;
                 var device = FileBlockDevice.Open(path, "region log", writable: true, create: true);
                 try
                 {

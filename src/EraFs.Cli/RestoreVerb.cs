@@ -13,14 +13,17 @@ internal static class RestoreVerb
         var input = new Option<string>("--input", "-i") { Description = "era_dump XML to read", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "Metadata file to write (replaced whole, never half-written)", Required = true };
         var origin = new Option<string?>("--origin") { Description = "The image the history describes: its size must match, and its mtime becomes the clean baseline" };
-        var cmd = new Command("restore", "Build native metadata from era_dump XML") { input, output, origin };
-        cmd.SetAction(p => Run(p.GetValue(input)!, p.GetValue(output)!, p.GetValue(origin), p.InvocationConfiguration.Output));
+        var force = new Option<bool>("--force") { Description = "Replace an existing metadata file (its history is lost); never one a mount holds" };
+        var cmd = new Command("restore", "Build native metadata from era_dump XML") { input, output, origin, force };
+        cmd.SetAction(p => Run(p.GetValue(input)!, p.GetValue(output)!, p.GetValue(origin), p.GetValue(force), p.InvocationConfiguration.Output));
         return cmd;
     }
 
-    public static int Run(string xmlPath, string metaPath, string? originPath, TextWriter stdout)
+    public static int Run(string xmlPath, string metaPath, string? originPath, bool force, TextWriter stdout)
     {
         ToolFiles.RequireText(xmlPath, "era XML");
+        ToolFiles.RequireReplaceable(metaPath, force);
+        using var claim = ToolFiles.ClaimOutput(metaPath, "erafs restore");
         EraHistory history;
         try
         {
@@ -39,7 +42,7 @@ internal static class RestoreVerb
         return (int)ExitCode.Ok;
     }
 
-    /// <summary>Writes the history as native metadata at metaPath (atomically); shared with import.</summary>
+    /// <summary>Writes the history as native metadata at metaPath (atomically); shared with import, which holds the claim.</summary>
     public static void WriteNative(EraHistory history, string metaPath, string? originPath, string source)
     {
         long? size = null;

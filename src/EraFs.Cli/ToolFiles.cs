@@ -1,3 +1,5 @@
+using EraFs.Storage;
+
 namespace EraFs.Cli;
 
 /// <summary>Input checks and all-or-nothing output files shared by the metadata tool verbs.</summary>
@@ -41,6 +43,35 @@ internal static class ToolFiles
         var read = file.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         if (read == 0) throw new CliException($"{path}:1:1: empty file, expected {what}");
         if (head.AsSpan(0, read).Contains((byte)0)) throw new CliException($"{path}:1:1: binary data, expected {what} (use 'erafs import' for dm-era binary metadata)");
+    }
+
+    /// <summary>
+    /// Claims metadata a tool is about to replace, so that it never replaces a live mount's history
+    /// (exit 4 naming the holder) and no mount starts on it meanwhile. Null when the file does not
+    /// exist and <paramref name="create"/> is false: there is nothing to take from anybody.
+    /// </summary>
+    public static FileClaim? ClaimOutput(string path, string tool, bool create = false)
+    {
+        if (!create && !File.Exists(path)) return null;
+        try
+        {
+            return FileClaim.Take(path, "metadata", tool, createIfMissing: create);
+        }
+        catch (FileBusyException ex)
+        {
+            throw new CliException($"{ex.Message}; refusing to replace it", ExitCode.Busy);
+        }
+        catch (IOException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+    }
+
+    /// <summary>Refuses to replace an existing metadata file unless the user said --force.</summary>
+    public static void RequireReplaceable(string path, bool force)
+    {
+        if (!force && File.Exists(path) && new FileInfo(path).Length > 0)
+            throw new CliException($"{path}: already exists and is not empty (use --force to replace its history)");
     }
 
     /// <summary>

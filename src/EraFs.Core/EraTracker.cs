@@ -45,13 +45,24 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
     private string? _lastError;
     private bool _digestPending;
     private bool _recovered;
+    private OriginCheck _originCheck;
     private int _eraEpoch;
 
-    private EraTracker(IEraStore store, EraGeometry geometry, Action<string> log)
+    // The write horizon: the metadata says this mount may write the origin until a wall-clock instant,
+    // so after a crash an origin changed later than that was written by someone else. Renewing it is a
+    // metadata commit, so it is asked for by the first write past half the horizon (monotonic clock)
+    // and done by the worker; no write waits for it. A write that lands past the recorded horizon
+    // before the renewal commits can only cause a false positive after a crash, never a lost write.
+    private readonly TimeSpan _horizon;
+    private long _renewAtTicks;
+    private int _renewalWanted;
+
+    private EraTracker(IEraStore store, EraGeometry geometry, Action<string> log, TimeSpan horizon)
     {
         _store = store;
         _geometry = geometry;
         _log = log;
+        _horizon = horizon;
         _durable = new BlockBitset(geometry.NrBlocks);
         _requested = new BlockBitset(geometry.NrBlocks);
     }
@@ -95,9 +106,45 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
         if (offset < 0 || length > _geometry.OriginSize - offset)
             throw new ArgumentOutOfRangeException(nameof(offset),
                 $"write of {length} bytes at {offset} falls outside the {_geometry.OriginSize}-byte device");
+        if (Environment.TickCount64 >= Volatile.Read(ref _renewAtTicks) && Interlocked.Exchange(ref _renewalWanted, 1) == 0)
+            _workerWake.Set();
         var run = _geometry.BlocksTouching(offset, length);
         if (_durable.AllSet(run.Start, run.Count)) return;
         WaitForMarks(run);
+    }
+
+    /// <summary>
+    /// The wall-clock instant to record as the next write horizon; arms the renewal for half-way there.
+    /// Measured before the commit that records it, so the instant is never later than promised.
+    /// </summary>
+    private DateTime NextHorizon()
+    {
+        var until = DateTime.UtcNow + _horizon;
+        Volatile.Write(ref _renewAtTicks, Environment.TickCount64 + (long)(_horizon.TotalMilliseconds / 2));
+        return until;
+    }
+
+    private void RenewHorizon()
+    {
+        var renewAt = Volatile.Read(ref _renewAtTicks);
+        try
+        {
+            _store.ExtendWriteHorizon(NextHorizon());
+        }
+        catch (Exception e)
+        {
+            Volatile.Write(ref _renewAtTicks, renewAt);
+            _lastError = $"write horizon could not be committed: {e.Message}";
+            EnterFailed(e);
+            lock (_gate)
+            {
+                _failedSeq = Math.Min(_failedSeq, _completedSeq + 1);
+                _failed = true;
+                Publish();
+                Monitor.PulseAll(_gate);
+            }
+        }
+        Volatile.Write(ref _renewalWanted, 0);
     }
 
     /// <summary>Era tracking needs nothing once the write is done.</summary>
@@ -228,6 +275,7 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
             ControlRequest? control = null;
             var commit = false;
             var digest = false;
+            var renew = false;
             lock (_gate)
             {
                 if (_collecting.Count > 0 && _failed)
@@ -242,11 +290,13 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
                 else if (!_controls.TryDequeue(out control))
                 {
                     if (_stopping) return;
+                    renew = Volatile.Read(ref _renewalWanted) != 0 && !_failed && !_closed;
                     digest = _digestPending && !_failed;
                 }
             }
             if (commit) CommitInFlight();
             else if (control is not null) RunControl(control);
+            else if (renew) RenewHorizon();
             else if (digest) DigestStep();
             else _workerWake.WaitOne();
         }
@@ -368,6 +418,7 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
             MetadataTotal = usage.Total,
             Commits = _commits,
             RecoveredFromUncleanShutdown = _recovered,
+            OriginCheck = _originCheck,
         };
     }
 

@@ -9,6 +9,22 @@ public sealed class EraTrackerOptions
     /// <summary>The origin's modification time now (UTC); a change while unmounted means untracked writes.</summary>
     public required DateTime OriginMtimeUtc { get; init; }
 
+    /// <summary>
+    /// The latest of the origin's mtime and ctime now (UTC), or null to use <see cref="OriginMtimeUtc"/>.
+    /// After a crash it is compared with the recorded write horizon; ctime also moves when something
+    /// writes the origin and then sets its mtime back.
+    /// </summary>
+    public DateTime? OriginChangedUtc { get; init; }
+
+    /// <summary>
+    /// How far ahead of now the mount records that it may write the origin; renewed while writes go on.
+    /// An outside write to the origin less than this long after a crash can go unnoticed.
+    /// </summary>
+    public TimeSpan WriteHorizon { get; init; } = DefaultWriteHorizon;
+
+    /// <summary>The shipped <see cref="WriteHorizon"/>.</summary>
+    public static readonly TimeSpan DefaultWriteHorizon = TimeSpan.FromSeconds(5);
+
     /// <summary>The tracking block size the caller asked for, or null to take the history's.</summary>
     public uint? RequestedBlockSize { get; init; }
 

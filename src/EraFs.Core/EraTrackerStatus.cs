@@ -23,6 +23,9 @@ public sealed class EraTrackerStatus
     public required ulong Commits { get; init; }
     public required bool RecoveredFromUncleanShutdown { get; init; }
 
+    /// <summary>What the open found when it compared the origin with the history.</summary>
+    public OriginCheck OriginCheck { get; init; }
+
     /// <summary>Bytes of the origin covered by blocks written this era; the partial last block counts only its real bytes.</summary>
     public ulong BytesWrittenThisEra { get; init; }
 
@@ -44,6 +47,7 @@ public sealed class EraTrackerStatus
         ("generation", Generation.ToString("D")),
         ("clean", Clean ? "true" : "false"),
         ("recovered_unclean_shutdown", RecoveredFromUncleanShutdown ? "true" : "false"),
+        ("origin_check", OriginCheck.Name()),
         ("last_checkpoint_era", LastCheckpointEra is { } era ? Text(era) : "-"),
         ("state", State switch { TrackerState.Ok => "ok", TrackerState.Failed => "failed", _ => "closed" }),
         ("last_error", LastError ?? "-"),

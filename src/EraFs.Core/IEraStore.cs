@@ -51,9 +51,17 @@ public interface IEraStore : IDisposable
     /// <summary>Best effort: records that the metadata must be checked before its next use, and why.</summary>
     void SetNeedsCheck(string reason);
 
-    /// <summary>Records a clean shutdown (with the origin's mtime) or, at mount, that the history is in use.</summary>
-    void SetClean(bool clean, DateTime originMtimeUtc);
+    /// <summary>
+    /// Records a clean shutdown (with the origin's mtime) or, at mount, that the history is in use and
+    /// until when the mount may write the origin (<paramref name="writeHorizonUtc"/>).
+    /// </summary>
+    void SetClean(bool clean, DateTime originMtimeUtc, DateTime? writeHorizonUtc = null);
+
+    /// <summary>Durably moves the write horizon: the mount may write the origin until that instant.</summary>
+    void ExtendWriteHorizon(DateTime untilUtc);
 }
 
 /// <summary>Facts a store read at open time, before anything changed them.</summary>
-public sealed record StoreOpenState(bool WasClean, DateTime? RecordedOriginMtimeUtc, bool NeedsCheck, string? NeedsCheckReason);
+/// <remarks>WriteHorizonUtc: after an unclean shutdown, the latest instant the crashed mount could have written the origin.</remarks>
+public sealed record StoreOpenState(bool WasClean, DateTime? RecordedOriginMtimeUtc, bool NeedsCheck, string? NeedsCheckReason,
+    DateTime? WriteHorizonUtc = null);

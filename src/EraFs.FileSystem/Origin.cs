@@ -68,6 +68,21 @@ public sealed unsafe class Origin : IDisposable, IDeviceIo
         }
     }
 
+    /// <summary>
+    /// The later of the origin's mtime and ctime: ctime also moves when a writer sets the mtime back
+    /// afterwards (touch -d, cp -p), so it is what a crashed mount's write horizon is compared with.
+    /// </summary>
+    public DateTime ChangedUtc
+    {
+        get
+        {
+            if (Syscall.fstat(_fd, out var st) != 0) return DateTime.MaxValue;
+            var mtime = DateTime.UnixEpoch.AddSeconds(st.st_mtime).AddTicks(st.st_mtime_nsec / 100);
+            var ctime = DateTime.UnixEpoch.AddSeconds(st.st_ctime).AddTicks(st.st_ctime_nsec / 100);
+            return mtime > ctime ? mtime : ctime;
+        }
+    }
+
     /// <summary>Reads up to buffer.Length bytes at offset, looping over short reads; returns the count (short only at the end).</summary>
     public int Read(Span<byte> buffer, long offset)
     {

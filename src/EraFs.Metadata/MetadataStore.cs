@@ -40,7 +40,7 @@ public sealed partial class MetadataStore : IEraStore
         _archive = ArchiveCatalog.Load(_space, sb.CatalogHead);
         MarkReachable();
         _tail = MarkJournal.Replay(device, sb, _journaled);
-        OpenState = new StoreOpenState(sb.Clean, sb.OriginMtimeUtc, sb.NeedsCheck, sb.NeedsCheckReason);
+        OpenState = new StoreOpenState(sb.Clean, sb.OriginMtimeUtc, sb.NeedsCheck, sb.NeedsCheckReason, sb.WriteHorizonUtc);
     }
 
     /// <summary>Creates metadata for a new, empty history (era 0). Refuses a non-empty existing file unless force.</summary>
@@ -271,10 +271,21 @@ public sealed partial class MetadataStore : IEraStore
         Transact(sb => sb with { NeedsCheck = false, NeedsCheckReason = null });
     }
 
-    public void SetClean(bool clean, DateTime originMtimeUtc)
+    public void SetClean(bool clean, DateTime originMtimeUtc, DateTime? writeHorizonUtc = null)
     {
         ThrowIfDisposed();
-        Transact(sb => sb with { Clean = clean, OriginMtimeUtc = DateTime.SpecifyKind(originMtimeUtc, DateTimeKind.Utc) });
+        Transact(sb => sb with
+        {
+            Clean = clean,
+            OriginMtimeUtc = DateTime.SpecifyKind(originMtimeUtc, DateTimeKind.Utc),
+            WriteHorizonUtc = writeHorizonUtc is { } h ? DateTime.SpecifyKind(h, DateTimeKind.Utc) : null,
+        });
+    }
+
+    public void ExtendWriteHorizon(DateTime untilUtc)
+    {
+        ThrowIfDisposed();
+        Transact(sb => sb with { WriteHorizonUtc = DateTime.SpecifyKind(untilUtc, DateTimeKind.Utc) });
     }
 
     public void Dispose()

@@ -16,11 +16,20 @@ public sealed record Superblock
     public const int MaxReasonBytes = 1024;
     public const int SlotCount = 2;
 
+    // After the needs-check reason (138 + MaxReasonBytes), 8-aligned.
+    private const int WriteHorizonOffset = 1168;
+
     public required ulong Sequence { get; init; }
     public required Guid Generation { get; init; }
     public required EraGeometry Geometry { get; init; }
     public bool Clean { get; init; }
     public DateTime? OriginMtimeUtc { get; init; }
+
+    /// <summary>
+    /// While mounted: the instant until which the mount may write the origin without committing a later
+    /// horizon. After a crash, an origin changed later than this was written by someone else.
+    /// </summary>
+    public DateTime? WriteHorizonUtc { get; init; }
     public bool NeedsCheck { get; init; }
     public string? NeedsCheckReason { get; init; }
     public uint CurrentEra { get; init; }
@@ -51,7 +60,7 @@ public sealed record Superblock
         var p = block[BlockFormat.HeaderSize..];
         BinaryPrimitives.WriteUInt64LittleEndian(p, Magic);
         BinaryPrimitives.WriteUInt32LittleEndian(p[8..], Version);
-        uint flags = (Clean ? 1u : 0) | (NeedsCheck ? 2u : 0) | (OriginMtimeUtc.HasValue ? 4u : 0);
+        uint flags = (Clean ? 1u : 0) | (NeedsCheck ? 2u : 0) | (OriginMtimeUtc.HasValue ? 4u : 0) | (WriteHorizonUtc.HasValue ? 8u : 0);
         BinaryPrimitives.WriteUInt32LittleEndian(p[12..], flags);
         BinaryPrimitives.WriteUInt64LittleEndian(p[16..], Sequence);
         Generation.TryWriteBytes(p[24..40]);
@@ -72,6 +81,7 @@ public sealed record Superblock
         var length = Math.Min(reason.Length, MaxReasonBytes);
         BinaryPrimitives.WriteUInt16LittleEndian(p[136..], (ushort)length);
         reason.AsSpan(0, length).CopyTo(p[138..]);
+        BinaryPrimitives.WriteInt64LittleEndian(p[WriteHorizonOffset..], WriteHorizonUtc?.Ticks ?? 0);
         BlockFormat.Seal(block, BlockKind.Superblock, slot);
     }
 
@@ -98,6 +108,12 @@ public sealed record Superblock
         var reasonLength = BinaryPrimitives.ReadUInt16LittleEndian(p[136..]);
         if (reasonLength > MaxReasonBytes) { problem = $"needs-check reason of {reasonLength} bytes"; return null; }
         var ticks = BinaryPrimitives.ReadInt64LittleEndian(p[64..]);
+        var horizon = BinaryPrimitives.ReadInt64LittleEndian(p[WriteHorizonOffset..]);
+        if (ticks < 0 || ticks > DateTime.MaxValue.Ticks || horizon < 0 || horizon > DateTime.MaxValue.Ticks)
+        {
+            problem = "impossible origin time or write horizon";
+            return null;
+        }
         return new Superblock
         {
             Sequence = BinaryPrimitives.ReadUInt64LittleEndian(p[16..]),
@@ -106,6 +122,7 @@ public sealed record Superblock
             Clean = (flags & 1) != 0,
             NeedsCheck = (flags & 2) != 0,
             OriginMtimeUtc = (flags & 4) != 0 ? new DateTime(ticks, DateTimeKind.Utc) : null,
+            WriteHorizonUtc = (flags & 8) != 0 ? new DateTime(horizon, DateTimeKind.Utc) : null,
             NeedsCheckReason = (flags & 2) != 0 ? Encoding.UTF8.GetString(p.Slice(138, reasonLength)) : null,
             CurrentEra = BinaryPrimitives.ReadUInt32LittleEndian(p[44..]),
             CurrentWritesetRoot = BinaryPrimitives.ReadUInt64LittleEndian(p[72..]),

@@ -23,6 +23,7 @@ public sealed class MemoryEraStore : IEraStore
     private Guid _generation = Guid.NewGuid();
     private bool _clean;
     private DateTime? _recordedMtime;
+    private DateTime? _writeHorizon;
     private bool _needsCheck;
     private string? _needsCheckReason;
     private int _activeCalls;
@@ -90,7 +91,7 @@ public sealed class MemoryEraStore : IEraStore
     /// <summary>Simulates closing and reopening the store (after a clean close or a crash alike): OpenState is what was last recorded.</summary>
     public MemoryEraStore Remount()
     {
-        lock (_sync) OpenState = new StoreOpenState(_clean, _recordedMtime, _needsCheck, _needsCheckReason);
+        lock (_sync) OpenState = new StoreOpenState(_clean, _recordedMtime, _needsCheck, _needsCheckReason, _writeHorizon);
         return this;
     }
 
@@ -206,14 +207,27 @@ public sealed class MemoryEraStore : IEraStore
         }
     }
 
-    public void SetClean(bool clean, DateTime originMtimeUtc)
+    public void SetClean(bool clean, DateTime originMtimeUtc, DateTime? writeHorizonUtc = null)
     {
         using var call = EnterCall();
         lock (_sync)
         {
             _clean = clean;
             _recordedMtime = originMtimeUtc;
+            _writeHorizon = writeHorizonUtc;
         }
+    }
+
+    public void ExtendWriteHorizon(DateTime untilUtc)
+    {
+        using var call = EnterCall();
+        lock (_sync) _writeHorizon = untilUtc;
+    }
+
+    /// <summary>The write horizon last recorded (what a reopen after a crash compares the origin with).</summary>
+    public DateTime? WriteHorizon
+    {
+        get { lock (_sync) return _writeHorizon; }
     }
 
     /// <summary>Blocks written in <paramref name="era"/> or later, from the era array, archived writesets and the current writeset.</summary>

@@ -1,0 +1,88 @@
+using EraFs.Fuse;
+using EraFs.Storage;
+
+namespace EraFs.Cli;
+
+/// <summary>
+/// The files one mount owns exclusively for its whole life (origin, mirror legs, disk region log,
+/// metadata), taken before anything is opened for writing, so that a second mount of any of them is
+/// refused (exit 4) having changed nothing. The kernel drops the claims when the daemon dies.
+/// </summary>
+internal sealed class MountClaims : IDisposable
+{
+    private readonly List<FileClaim> _claims = [];
+    private string? _createdEmpty;
+    private bool _opened;
+
+    private MountClaims()
+    {
+    }
+
+    /// <summary>Checks the mount point, then claims every file the request names; throws CliException (busy: exit 4).</summary>
+    public static MountClaims Take(MountRequest r)
+    {
+        try
+        {
+            MountPointCheck.Validate(Path.GetFullPath(r.MountPoint));
+        }
+        catch (FuseMountException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+        var holder = $"erafs mount on {Path.GetFullPath(r.MountPoint)}";
+        var claims = new MountClaims();
+        try
+        {
+            claims.Add(r.Origin, "origin", holder);
+            if (r.RegionLog is { } regionLog)
+            {
+                foreach (var leg in regionLog.Mirrors) claims.Add(Path.GetFullPath(leg), "mirror leg", holder);
+                if (RegionLogSetup.DiskLogPath(regionLog.Spec) is { } diskLog) claims.Add(diskLog, "region log", holder);
+            }
+            if (r.Metadata is { } meta)
+            {
+                var existed = File.Exists(meta);
+                claims.Add(meta, "metadata", holder, create: r.Create);
+                if (!existed) claims._createdEmpty = meta;
+            }
+            return claims;
+        }
+        catch
+        {
+            claims.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The mount is set up: a metadata file this claim created is the mount's now, not debris.</summary>
+    public void Opened() => _opened = true;
+
+    public void Dispose()
+    {
+        if (!_opened && _createdEmpty is { } created)
+        {
+            var info = new FileInfo(created);
+            if (info.Exists && info.Length == 0) info.Delete();
+        }
+        for (var i = _claims.Count - 1; i >= 0; i--) _claims[i].Dispose();
+        _claims.Clear();
+    }
+
+    private void Add(string path, string role, string holder, bool create = false)
+    {
+        if (!create && !File.Exists(path) && !path.StartsWith("/dev/", StringComparison.Ordinal))
+            return; // The open that follows names the missing file in its own words.
+        try
+        {
+            _claims.Add(FileClaim.Take(path, role, holder, createIfMissing: create));
+        }
+        catch (FileBusyException ex)
+        {
+            throw new CliException(ex.Message + "; refusing to mount it twice", ExitCode.Busy);
+        }
+        catch (IOException ex)
+        {
+            throw new CliException(ex.Message);
+        }
+    }
+}
