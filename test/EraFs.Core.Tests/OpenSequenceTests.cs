@@ -171,4 +171,83 @@ public class OpenSequenceTests
         using var tracker = EraTracker.Open(store, TrackedDevice.OptionsFor(16 * B));
         Assert.That(tracker.Status.CurrentEra, Is.EqualTo(1u));
     }
+    [Test]
+    public void An_origin_changed_after_a_crashed_mounts_write_horizon_is_all_written_in_a_new_generation()
+    {
+        using var device = TrackedDevice.WithBlocks(8 * B);
+        var horizon = device.Store.WriteHorizon;
+        Assert.That(horizon, Is.GreaterThan(DateTime.UtcNow), "the open recorded a horizon ahead of now");
+        device.Remount(clean: false, TrackedDevice.OptionsFor(8 * B, horizon!.Value.AddMilliseconds(1)));
+        Assert.Multiple(() =>
+        {
+            Assert.That(device.Tracker.Status.OriginCheck, Is.EqualTo(OriginCheck.ChangedAfterCrash));
+            Assert.That(device.Store.WrittenSince(2), Is.EqualTo(Enumerable.Range(0, 8).Select(i => (ulong)i)));
+            Assert.That(device.Store.NewGenerationCalls, Is.EqualTo(1));
+            Assert.That(device.Tracker.Info, Does.Contain(("origin_check", "changed-after-crash")));
+            Assert.That(device.Log, Has.Some.Contains("changed after the crashed mount's last possible write"));
+        });
+    }
+
+    [Test]
+    public void A_ctime_past_the_horizon_counts_even_when_the_mtime_was_set_back()
+    {
+        using var device = TrackedDevice.WithBlocks(8 * B);
+        var options = TrackedDevice.OptionsFor(8 * B);
+        device.Remount(clean: false, new EraTrackerOptions
+        {
+            OriginSize = options.OriginSize,
+            OriginMtimeUtc = options.OriginMtimeUtc,
+            OriginChangedUtc = DateTime.UtcNow.AddHours(1),
+        });
+        Assert.That(device.Tracker.Status.OriginCheck, Is.EqualTo(OriginCheck.ChangedAfterCrash));
+        Assert.That(device.Store.WrittenSince(2).Count(), Is.EqualTo(8));
+    }
+
+    [Test]
+    public void A_crash_that_recorded_no_horizon_counts_every_block_written()
+    {
+        // A history last used by a version that kept no horizon, or by a mount that crashed mid-open.
+        var store = new MemoryEraStore(EraGeometry.For(8 * B, TrackedDevice.BlockSize));
+        store.SetClean(false, MemoryEraStore.DefaultOriginMtime);
+        store.Remount();
+        using var tracker = EraTracker.Open(store, TrackedDevice.OptionsFor(8 * B));
+        Assert.Multiple(() =>
+        {
+            Assert.That(tracker.Status.OriginCheck, Is.EqualTo(OriginCheck.UncleanWithoutHorizon));
+            Assert.That(store.WrittenSince(tracker.Status.CurrentEra).Count(), Is.EqualTo(8));
+            Assert.That(store.NewGenerationCalls, Is.EqualTo(1));
+        });
+    }
+
+    [Test]
+    public void A_clean_stop_and_a_crash_within_the_horizon_say_so_in_info()
+    {
+        using var device = TrackedDevice.WithBlocks(8 * B);
+        Assert.That(device.Tracker.Status.OriginCheck, Is.EqualTo(OriginCheck.CleanShutdown));
+        device.Remount(clean: false);
+        Assert.That(device.Tracker.Status.OriginCheck, Is.EqualTo(OriginCheck.UncleanShutdown));
+        Assert.That(device.Store.WrittenSince(2), Is.Empty);
+    }
+
+    [Test]
+    public void Writes_past_half_the_horizon_renew_it_and_idle_time_does_not()
+    {
+        var store = new MemoryEraStore(EraGeometry.For(8 * B, TrackedDevice.BlockSize));
+        var options = TrackedDevice.OptionsFor(8 * B);
+        using var tracker = EraTracker.Open(store, new EraTrackerOptions
+        {
+            OriginSize = options.OriginSize,
+            OriginMtimeUtc = options.OriginMtimeUtc,
+            WriteHorizon = TimeSpan.FromMilliseconds(400),
+        });
+        tracker.BeforeWrite(0, B);
+        var first = store.WriteHorizon!.Value;
+        Thread.Sleep(600);
+        Assert.That(store.WriteHorizon, Is.EqualTo(first), "no write, no renewal");
+
+        tracker.BeforeWrite(0, B);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (store.WriteHorizon == first && DateTime.UtcNow < deadline) Thread.Sleep(10);
+        Assert.That(store.WriteHorizon, Is.GreaterThan(first.AddMilliseconds(500)), "a repeat write past half the horizon renewed it");
+    }
 }

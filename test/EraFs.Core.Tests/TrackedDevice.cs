@@ -60,6 +60,8 @@ internal sealed class TrackedDevice : IDisposable
     {
         OriginSize = options.OriginSize,
         OriginMtimeUtc = options.OriginMtimeUtc,
+        OriginChangedUtc = options.OriginChangedUtc,
+        WriteHorizon = options.WriteHorizon,
         AllowShrink = options.AllowShrink,
         RequestedBlockSize = options.RequestedBlockSize,
         Log = line => { lock (Log) Log.Add(line); },

@@ -202,6 +202,29 @@ public class StoreSemanticsTests
     }
 
     [Test]
+    public void TheWriteHorizonSurvivesACrashAndACleanStopClearsIt()
+    {
+        var (device, store) = NewStore();
+        var mtime = new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        var horizon = new DateTime(2026, 12, 2, 7, 0, 0, 123, DateTimeKind.Utc);
+        store.SetClean(false, mtime, horizon);
+        store.CommitMarks(Runs((1, 1)).ToArray());
+        using (var crashed = MetadataStore.Open(Reloaded(device)))
+            Assert.That(crashed.OpenState, Is.EqualTo(new StoreOpenState(false, mtime, false, null, horizon)));
+
+        store.ExtendWriteHorizon(horizon.AddSeconds(5));
+        using (var renewed = MetadataStore.Open(Reloaded(device)))
+        {
+            Assert.That(renewed.OpenState.WriteHorizonUtc, Is.EqualTo(horizon.AddSeconds(5)));
+            Assert.That(renewed.OpenState.WasClean, Is.False, "a renewal keeps the history in use");
+        }
+
+        store.SetClean(true, mtime);
+        using var clean = MetadataStore.Open(Reloaded(device));
+        Assert.That(clean.OpenState, Is.EqualTo(new StoreOpenState(true, mtime, false, null)));
+    }
+
+    [Test]
     public void ReopenPreservesEverything()
     {
         var (device, store) = NewStore();
