@@ -35,10 +35,32 @@ internal static class CreateVerb
             throw new CliException(ex.Message);
         }
         ToolFiles.RequireReplaceable(metadataPath, force);
+        Geometry(size, blockSize);
+        var existed = File.Exists(metadataPath);
         using var claim = ToolFiles.ClaimOutput(metadataPath, "erafs create", create: true);
-        using var store = CreateStore(metadataPath, size, mtime, blockSize, force);
-        stdout.WriteLine($"{metadataPath}: {store.Geometry.NrBlocks} blocks of {store.Geometry.BlockSize} bytes for {originPath} ({size} bytes), era {store.CurrentEra}");
+        try
+        {
+            using var store = CreateStore(metadataPath, size, mtime, blockSize, force);
+            stdout.WriteLine($"{metadataPath}: {store.Geometry.NrBlocks} blocks of {store.Geometry.BlockSize} bytes for {originPath} ({size} bytes), era {store.CurrentEra}");
+        }
+        catch when (!existed)
+        {
+            File.Delete(metadataPath);
+            throw;
+        }
         return (int)ExitCode.Ok;
+    }
+
+    private static EraGeometry Geometry(long originSize, uint blockSize)
+    {
+        try
+        {
+            return EraGeometry.For(originSize, blockSize);
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            throw new CliException($"--block-size: {ex.Message.Split(" (Parameter")[0]}", ExitCode.Usage);
+        }
     }
 
     /// <summary>
@@ -47,15 +69,7 @@ internal static class CreateVerb
     /// </summary>
     public static IEraStore CreateStore(string metadataPath, long originSize, DateTime originMtimeUtc, uint blockSize, bool force)
     {
-        EraGeometry geometry;
-        try
-        {
-            geometry = EraGeometry.For(originSize, blockSize);
-        }
-        catch (ArgumentOutOfRangeException ex)
-        {
-            throw new CliException($"--block-size: {ex.Message.Split(" (Parameter")[0]}", ExitCode.Usage);
-        }
+        var geometry = Geometry(originSize, blockSize);
         try
         {
             using (var created = MetadataStore.Create(metadataPath, geometry, force)) created.SetClean(true, originMtimeUtc);

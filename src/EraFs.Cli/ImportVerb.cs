@@ -21,8 +21,6 @@ internal static class ImportVerb
     public static int Run(string inputPath, string metaPath, string originPath, bool force, TextWriter stdout)
     {
         ToolFiles.RequireBinary(inputPath, "dm-era metadata");
-        ToolFiles.RequireReplaceable(metaPath, force);
-        using var claim = ToolFiles.ClaimOutput(metaPath, "erafs import");
         EraHistory history;
         try
         {
@@ -37,7 +35,7 @@ internal static class ImportVerb
         {
             throw new CliException($"{inputPath}: {ex.Message}");
         }
-        RestoreVerb.WriteNative(history, metaPath, originPath, inputPath);
+        RestoreVerb.WriteNative(history, metaPath, originPath, inputPath, force, "erafs import");
         stdout.WriteLine($"{metaPath}: imported era {history.Live.CurrentEra}, {history.NrBlocks} blocks" +
                          (history.Snapshot is null ? "" : $", metadata snapshot of era {history.Snapshot.CurrentEra}") + $" from {inputPath}");
         return (int)ExitCode.Ok;

@@ -22,8 +22,6 @@ internal static class RestoreVerb
     public static int Run(string xmlPath, string metaPath, string? originPath, bool force, TextWriter stdout)
     {
         ToolFiles.RequireText(xmlPath, "era XML");
-        ToolFiles.RequireReplaceable(metaPath, force);
-        using var claim = ToolFiles.ClaimOutput(metaPath, "erafs restore");
         EraHistory history;
         try
         {
@@ -37,14 +35,19 @@ internal static class RestoreVerb
         {
             throw new CliException($"{xmlPath}: {ex.Message}");
         }
-        WriteNative(history, metaPath, originPath, xmlPath);
+        WriteNative(history, metaPath, originPath, xmlPath, force, "erafs restore");
         stdout.WriteLine($"{metaPath}: restored era {history.Live.CurrentEra}, {history.NrBlocks} blocks, {history.Live.Writesets.Count} writesets from {xmlPath}");
         return (int)ExitCode.Ok;
     }
 
-    /// <summary>Writes the history as native metadata at metaPath (atomically); shared with import, which holds the claim.</summary>
-    public static void WriteNative(EraHistory history, string metaPath, string? originPath, string source)
+    /// <summary>
+    /// Writes the history as native metadata at metaPath (atomically), shared with import: an existing
+    /// file only with --force, and never one a mount holds (claimed until the new file is in place).
+    /// </summary>
+    public static void WriteNative(EraHistory history, string metaPath, string? originPath, string source, bool force, string tool)
     {
+        ToolFiles.RequireReplaceable(metaPath, force);
+        using var claim = ToolFiles.ClaimOutput(metaPath, tool);
         long? size = null;
         DateTime? mtime = null;
         if (originPath is not null)

@@ -294,7 +294,7 @@ public class OwnershipTests : TrackedMountFixture
 
         var r = Erafs.Run("mount", "--origin", Image, "--metadata", Meta, "--log-file", Log, Mnt);
         Assert.That(r.ExitCode, Is.EqualTo(3), r.Stderr);
-        Assert.That(r.Stderr, Does.Match($"erafs: {Meta}: metadata is damaged .*block \\d+.*erafs check {Meta}.*dump --repair"));
+        Assert.That(r.Stderr, Does.Match($"erafs: {Meta}: metadata is damaged.*block \\d+.*erafs check {Meta}.*dump --repair"));
         Assert.That(MountPointCheck.IsMountPoint(Mnt), Is.False);
         Assert.That(Sha(Meta), Is.EqualTo(before), "the refused mount wrote nothing");
     }
