@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EraFs.Core.RegionLog;
 using EraFs.Fuse;
 using EraFs.TestSupport;
 
@@ -107,6 +108,32 @@ public class LogServerMountTests
         HostTools.Run("cmp", a.Origin, a.Leg).Ok();
         HostTools.Run("cmp", b.Origin, b.Leg).Ok();
         Assert.That(Directory.GetFiles(_logDir).Select(Path.GetFileName).Order(), Is.EqualTo(new[] { uuidA + ".log", uuidB + ".log" }.Order()));
+    }
+
+    [Test]
+    public void A_log_file_is_locked_while_the_server_has_it_open()
+    {
+        var a = Create("a", 16L << 20);
+        Mount(a);
+        WaitForResync(a);
+        var uuid = a.Control("log_status").Split(' ')[5];
+        var file = Path.Combine(_logDir, uuid + ".log");
+        var second = _dir.File("second.sock");
+        using var other = Erafs.Start("log-server", "--socket", second, "--log", "disk:" + _logDir);
+        try
+        {
+            Assert.That(other.StandardOutput.ReadLine(), Does.StartWith(LogServerVerb.ReadyPrefix));
+            Assert.That(() => new UserspaceDirtyRegionLog(() => RegionLogSetup.Connect(second), second, uuid, 16L << 20, RegionSize, RegionLogSync.Default),
+                Throws.TypeOf<RegionLogException>().With.Message.Contains("refused the log"), "a second server cannot open the held file");
+            Assert.That(Erafs.Run("log", "dump", file).ExitCode, Is.Not.Zero, "the server's exclusive lock keeps readers out too");
+        }
+        finally
+        {
+            other.Kill();
+            other.WaitForExit();
+        }
+        Erafs.Run("unmount", a.Mount).Ok();
+        Assert.That(Erafs.Run("log", "dump", file).Ok().Stdout, Does.Contain("regions: 32\nclean_regions: 32\n"), "the lock ends with the mount's DTR");
     }
 
     [Test]
