@@ -137,13 +137,14 @@ public sealed class RegionLogServer(Func<string, long, long, RegionLogSync, IDir
     {
         var text = UlogRequest.ReadText(r.Data);
         var words = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        long sectors = 0, regionSectors = 0;
         RegionLogSync sync;
         try
         {
             if (!IsUsableUuid(r.Uuid)) throw new ArgumentException($"uuid '{r.Uuid}' is not 1-128 of [A-Za-z0-9._-] (it names the log's file)");
             if (words.Length is < 2 or > 3
-                || !long.TryParse(words[0], NumberStyles.None, CultureInfo.InvariantCulture, out _)
-                || !long.TryParse(words[1], NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                || !long.TryParse(words[0], NumberStyles.None, CultureInfo.InvariantCulture, out sectors)
+                || !long.TryParse(words[1], NumberStyles.None, CultureInfo.InvariantCulture, out regionSectors))
                 throw new ArgumentException($"bad constructor string '{text}'");
             sync = RegionGeometry.ParseSyncWord(words.Length == 3 ? words[2] : null);
         }
@@ -152,8 +153,6 @@ public sealed class RegionLogServer(Func<string, long, long, RegionLogSync, IDir
             log?.Invoke($"CTR refused: {e.Message}");
             return r.Reply(-EINVAL, []);
         }
-        var sectors = long.Parse(words[0], CultureInfo.InvariantCulture);
-        var regionSectors = long.Parse(words[1], CultureInfo.InvariantCulture);
         // CTR holds the table lock while it builds the log, so two CTRs for one UUID cannot both build one.
         lock (_gate)
         {
