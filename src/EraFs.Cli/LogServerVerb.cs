@@ -2,12 +2,13 @@ using System.CommandLine;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using EraFs.Core.RegionLog;
+using EraFs.Storage;
 
 namespace EraFs.Cli;
 
 /// <summary>
 /// erafs log-server: the daemon behind <c>mount --log userspace:SOCKET</c>. Answers dm-ulog requests
-/// on a Unix socket with a core or disk log of its own; runs in the foreground until signalled.
+/// on a Unix socket with one core or disk log per client UUID; runs in the foreground until signalled.
 /// </summary>
 internal static class LogServerVerb
 {
@@ -16,7 +17,7 @@ internal static class LogServerVerb
     public static Command Command()
     {
         var socket = new Option<string>("--socket") { Description = "Unix socket to listen on", Required = true };
-        var log = new Option<string>("--log") { Description = "The daemon's own log: core or disk:PATH", DefaultValueFactory = _ => "core" };
+        var log = new Option<string>("--log") { Description = "The logs the daemon keeps: core, or disk:DIR (one DIR/<uuid>.log per client)", DefaultValueFactory = _ => "core" };
         var cmd = new Command("log-server", "Serve a dirty region log to mounts that use --log userspace:SOCKET") { socket, log };
         cmd.SetAction(p => Run(p.GetValue(socket)!, p.GetValue(log)!, p.InvocationConfiguration.Output, p.InvocationConfiguration.Error));
         return cmd;
@@ -25,11 +26,12 @@ internal static class LogServerVerb
     public static int Run(string socketPath, string spec, TextWriter stdout, TextWriter stderr)
     {
         if (spec != "core" && !spec.StartsWith("disk:", StringComparison.Ordinal))
-            throw new CliException($"--log: '{spec}' is not a log the server can keep (use core or disk:PATH)", ExitCode.Usage);
+            throw new CliException($"--log: '{spec}' is not a log the server can keep (use core or disk:DIR)", ExitCode.Usage);
+        var directory = spec == "core" ? null : LogDirectory(spec["disk:".Length..]);
         socketPath = Path.GetFullPath(socketPath);
         var messages = TextWriter.Synchronized(stderr);
         using var server = new RegionLogServer(
-            (length, regionSize, sync) => OpenLog(spec, length, regionSize, sync),
+            (uuid, length, regionSize, sync) => OpenLog(directory, uuid, length, regionSize, sync),
             line => messages.WriteLine($"erafs log-server: {line}"));
         if (File.Exists(socketPath)) File.Delete(socketPath);
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -76,16 +78,38 @@ internal static class LogServerVerb
         }
     }
 
-    private static IDirtyRegionLog OpenLog(string spec, long length, long regionSize, RegionLogSync sync)
+    /// <summary>The directory of a disk-backed server, created if missing; a regular file there is the old single-log usage.</summary>
+    private static string LogDirectory(string path)
     {
+        var full = Path.GetFullPath(path);
+        if (File.Exists(full))
+            throw new CliException(
+                $"--log disk:{path}: {full} is a file, but the log server now keeps one log per client in a directory ({full}/<uuid>.log); give a directory",
+                ExitCode.Usage);
         try
         {
-            return RegionLogSetup.OpenLog(spec, length, regionSize, sync);
+            Directory.CreateDirectory(full);
         }
-        catch (CliException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // The client gets an error reply for its CTR instead of a closed connection.
-            throw new RegionLogException(e.Message, e);
+            throw new CliException($"--log disk:{path}: cannot create the log directory: {e.Message}");
+        }
+        return full;
+    }
+
+    private static IDirtyRegionLog OpenLog(string? directory, string uuid, long length, long regionSize, RegionLogSync sync)
+    {
+        if (directory is null) return new CoreDirtyRegionLog(length, regionSize, sync);
+        // The server checked the uuid is a plain file name, so it cannot leave the directory.
+        var device = FileBlockDevice.OpenClaimed(Path.Combine(directory, uuid + ".log"), "region log", "erafs log-server");
+        try
+        {
+            return new DiskDirtyRegionLog(device, length, regionSize, sync);
+        }
+        catch
+        {
+            device.Dispose();
+            throw;
         }
     }
 

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using EraFs.Core.RegionLog;
 using EraFs.FileSystem;
 using EraFs.Storage;
+using Mono.Unix;
 
 namespace EraFs.Cli;
 
@@ -34,8 +35,11 @@ internal static class RegionLogSetup
     public static string? DiskLogPath(string spec) =>
         spec.StartsWith("disk:", StringComparison.Ordinal) ? Path.GetFullPath(spec["disk:".Length..]) : null;
 
-    /// <summary>Opens the log the spec names over the origin's size; failures are one-line CLI errors.</summary>
-    public static IDirtyRegionLog OpenLog(string spec, long deviceLength, long regionSize, RegionLogSync sync)
+    /// <summary>
+    /// Opens the log the spec names over the origin's size; failures are one-line CLI errors. A
+    /// userspace log is named on its daemon by a UUID derived from the origin's canonical path.
+    /// </summary>
+    public static IDirtyRegionLog OpenLog(string spec, string originPath, long deviceLength, long regionSize, RegionLogSync sync)
     {
         try
         {
@@ -57,7 +61,8 @@ internal static class RegionLogSetup
             if (spec.StartsWith("userspace:", StringComparison.Ordinal))
             {
                 var socket = Path.GetFullPath(spec["userspace:".Length..]);
-                return new UserspaceDirtyRegionLog(() => Connect(socket), socket, deviceLength, regionSize, sync);
+                var uuid = UserspaceDirtyRegionLog.UuidFor(UnixPath.GetCompleteRealPath(Path.GetFullPath(originPath)));
+                return new UserspaceDirtyRegionLog(() => Connect(socket), socket, uuid, deviceLength, regionSize, sync);
             }
         }
         catch (Exception e) when (e is RegionLogException or IOException or ArgumentException)
@@ -101,7 +106,7 @@ internal static class RegionLogSetup
                     throw new CliException($"--mirror: {e.Message}");
                 }
             }
-            regionLog = OpenLog(request.Spec, origin.Size, request.RegionSize, request.Sync);
+            regionLog = OpenLog(request.Spec, origin.Path, origin.Size, request.RegionSize, request.Sync);
             var set = new MirrorSet(origin, legs, regionLog, request.ResyncBytesPerSecond, log);
             log.Info($"region log {regionLog.Status(RegionLogStatusType.Table).TrimEnd()}: {set.Regions.InSyncRegions}/{regionLog.RegionCount} regions in sync, {legs.Count} mirror leg(s)");
             return set;

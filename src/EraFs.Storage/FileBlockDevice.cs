@@ -12,18 +12,41 @@ namespace EraFs.Storage;
 public sealed class FileBlockDevice : IBlockDevice
 {
     private readonly SafeFileHandle _handle;
+    private readonly FileClaim? _claim;
 
-    private FileBlockDevice(string path, SafeFileHandle handle)
+    private FileBlockDevice(string path, SafeFileHandle handle, FileClaim? claim)
     {
         Name = path;
         _handle = handle;
+        _claim = claim;
+    }
+
+    /// <summary>
+    /// Opens or creates the file holding an exclusive <see cref="FileClaim"/> on it for as long as it
+    /// is open; throws <see cref="FileBusyException"/> when another process holds it.
+    /// </summary>
+    public static FileBlockDevice OpenClaimed(string path, string role, string holder)
+    {
+        var claim = FileClaim.Take(path, role, holder, createIfMissing: true);
+        try
+        {
+            return Open(path, role, writable: true, create: true, claim);
+        }
+        catch
+        {
+            claim.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
     /// Opens (or with <paramref name="create"/>, creates) the file. Failures throw IOException
     /// "PATH: cannot open ROLE: reason".
     /// </summary>
-    public static FileBlockDevice Open(string path, string role, bool writable, bool create = false)
+    public static FileBlockDevice Open(string path, string role, bool writable, bool create = false) =>
+        Open(path, role, writable, create, claim: null);
+
+    private static FileBlockDevice Open(string path, string role, bool writable, bool create, FileClaim? claim)
     {
         try
         {
@@ -31,7 +54,7 @@ public sealed class FileBlockDevice : IBlockDevice
                 create ? FileMode.OpenOrCreate : FileMode.Open,
                 writable ? FileAccess.ReadWrite : FileAccess.Read,
                 FileShare.ReadWrite);
-            return new FileBlockDevice(path, handle);
+            return new FileBlockDevice(path, handle, claim);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -58,5 +81,9 @@ public sealed class FileBlockDevice : IBlockDevice
 
     public void SetLength(long length) => RandomAccess.SetLength(_handle, length);
 
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        _handle.Dispose();
+        _claim?.Dispose();
+    }
 }

@@ -37,6 +37,18 @@ public class RegionLogCommandTests
     }
 
     [Test]
+    public void Log_server_refuses_a_disk_log_that_is_a_regular_file()
+    {
+        var file = _dir.File("server.log");
+        File.WriteAllBytes(file, new byte[1536]);
+        var r = Erafs.Run("log-server", "--socket", _dir.File("log.sock"), "--log", "disk:" + file);
+        Assert.That(r.ExitCode, Is.EqualTo(2));
+        Assert.That(r.Stderr.Trim().Split('\n'), Has.Length.EqualTo(1), r.Stderr);
+        Assert.That(r.Stderr, Does.Contain($"{file} is a file").And.Contain("one log per client in a directory"));
+        Assert.That(File.Exists(_dir.File("log.sock")), Is.False, "nothing listens");
+    }
+
+    [Test]
     public void Log_dump_prints_the_header_and_dirty_runs()
     {
         var path = _dir.File("region.log");

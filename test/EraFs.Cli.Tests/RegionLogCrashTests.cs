@@ -118,7 +118,7 @@ public class RegionLogCrashTests
         var leg = _dir.SparseFile("leg.img", size);
         Mount(origin, [leg], "userspace:" + socket);
         WaitForResync();
-        Assert.That(Control("log_status"), Does.Match(@"^3 disk \S+server\.log A\nuserspace 4 erafs-[0-9a-f]{32} integrated_flush \S+log\.sock 1024 \n$"));
+        Assert.That(Control("log_status"), Does.Match(@"^3 disk \S+server\.log/erafs-[0-9a-f]{32}\.log A\nuserspace 4 erafs-[0-9a-f]{32} integrated_flush \S+log\.sock 1024 \n$"));
         var tracked = Pattern(0x11);
         Assert.That(Write(2 * RegionSize, tracked), Is.Null, "writes go through while the daemon lives");
 

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 
 namespace EraFs.Core.RegionLog;
 
@@ -7,6 +9,7 @@ namespace EraFs.Core.RegionLog;
 /// dm-log's "userspace" type: every operation is a dm-ulog request to a log daemon over a stream.
 /// Marks and clears are queued and sent at flush (marks inside the FLUSH, integrated_flush style).
 /// A lost daemon is a communication failure: queries answer "not clean / not in sync", flush throws.
+/// The UUID names the log on the daemon, which keeps one log per UUID.
 /// </summary>
 public sealed class UserspaceDirtyRegionLog : IDirtyRegionLog
 {
@@ -28,14 +31,16 @@ public sealed class UserspaceDirtyRegionLog : IDirtyRegionLog
     private uint _seq;
 
     /// <summary>Connects and constructs the remote log; throws <see cref="RegionLogException"/> if the daemon cannot be reached.</summary>
-    public UserspaceDirtyRegionLog(Func<Stream> connect, string address, long deviceLength, long regionSize, RegionLogSync sync)
+    public UserspaceDirtyRegionLog(Func<Stream> connect, string address, string uuid, long deviceLength, long regionSize, RegionLogSync sync)
     {
         RegionGeometry.Validate(regionSize, deviceLength);
+        if (uuid.Length is 0 or >= UlogRequest.UuidLength || uuid.Any(c => c is <= ' ' or > '~'))
+            throw new ArgumentException($"uuid '{uuid}' is not 1-{UlogRequest.UuidLength - 1} printable ASCII characters");
         _connect = connect;
         _address = address;
         _deviceLength = deviceLength;
         _sync = sync;
-        _uuid = "erafs-" + Guid.NewGuid().ToString("N");
+        _uuid = uuid;
         RegionSize = regionSize;
         RegionCount = RegionGeometry.RegionCount(deviceLength, regionSize);
         lock (_gate)
@@ -43,6 +48,14 @@ public sealed class UserspaceDirtyRegionLog : IDirtyRegionLog
             if (!TryConnect(out var why)) throw new RegionLogException($"userspace log at {address}: {why}");
         }
     }
+
+    /// <summary>
+    /// The UUID for a mirror's log: "erafs-" and 32 hex digits of the SHA-256 of its identity (the
+    /// origin's canonical path). Deterministic, so a remount after a crash reaches the same log on the
+    /// daemon and resyncs the regions that were dirty at the crash.
+    /// </summary>
+    public static string UuidFor(string identity) =>
+        "erafs-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(identity)))[..32];
 
     public long RegionSize { get; }
 

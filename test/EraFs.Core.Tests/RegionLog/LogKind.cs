@@ -37,8 +37,8 @@ internal sealed class LogFactory : IDisposable
                 return new DiskDirtyRegionLog(Device, deviceLength, regionSize, sync);
             default:
                 var path = _dir.File("log.sock");
-                _server ??= new SocketLogServer(path, (len, rs, s) => new CoreDirtyRegionLog(len, rs, s));
-                return new UserspaceDirtyRegionLog(() => SocketLogServer.Connect(path), path, deviceLength, regionSize, sync);
+                _server ??= new SocketLogServer(path, (_, len, rs, s) => new CoreDirtyRegionLog(len, rs, s));
+                return new UserspaceDirtyRegionLog(() => SocketLogServer.Connect(path), path, UserspaceDirtyRegionLog.UuidFor(path), deviceLength, regionSize, sync);
         }
     }
 

@@ -12,7 +12,7 @@ internal sealed class SocketLogServer : IDisposable
     private readonly Thread _acceptor;
     private bool _killed;
 
-    public SocketLogServer(string socketPath, Func<long, long, RegionLogSync, IDirtyRegionLog> createLog)
+    public SocketLogServer(string socketPath, Func<string, long, long, RegionLogSync, IDirtyRegionLog> createLog)
     {
         SocketPath = socketPath;
         _server = new RegionLogServer(createLog);
@@ -26,6 +26,8 @@ internal sealed class SocketLogServer : IDisposable
     public string SocketPath { get; }
 
     public long Requests => _server.Requests;
+
+    public RegionLogServer Server => _server;
 
     public static Stream Connect(string socketPath)
     {

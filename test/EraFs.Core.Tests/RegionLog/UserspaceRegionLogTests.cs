@@ -32,8 +32,8 @@ public sealed class UserspaceRegionLogTests
     {
         using var dir = new TestDirectory();
         var path = dir.File("log.sock");
-        var server = new SocketLogServer(path, (len, rs, s) => new CoreDirtyRegionLog(len, rs, s));
-        using var log = new UserspaceDirtyRegionLog(() => SocketLogServer.Connect(path), path, 1 << 20, 64 * 1024, RegionLogSync.Assume);
+        var server = new SocketLogServer(path, (_, len, rs, s) => new CoreDirtyRegionLog(len, rs, s));
+        using var log = new UserspaceDirtyRegionLog(() => SocketLogServer.Connect(path), path, UserspaceDirtyRegionLog.UuidFor(path), 1 << 20, 64 * 1024, RegionLogSync.Assume);
         log.MarkRegion(1);
         log.Flush();
         Assert.That(log.IsClean(1), Is.False);
@@ -51,7 +51,7 @@ public sealed class UserspaceRegionLogTests
     {
         using var dir = new TestDirectory();
         var path = dir.File("none.sock");
-        Assert.That(() => new UserspaceDirtyRegionLog(() => SocketLogServer.Connect(path), path, 1 << 20, 64 * 1024, RegionLogSync.Default),
+        Assert.That(() => new UserspaceDirtyRegionLog(() => SocketLogServer.Connect(path), path, UserspaceDirtyRegionLog.UuidFor(path), 1 << 20, 64 * 1024, RegionLogSync.Default),
             Throws.TypeOf<RegionLogException>().With.Message.Contains("cannot connect"));
     }
 }
