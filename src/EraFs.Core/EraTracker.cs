@@ -376,10 +376,19 @@ public sealed partial class EraTracker : IWriteInterceptor, IDisposable
         }
         catch (Exception e)
         {
-            // The archived writesets stay queryable; only folding them into the era array stops.
+            // Folding stops; the marks of this mount are still committed, but the history they join
+            // could not be read, so the next mount must check it before trusting it again.
             more = false;
             _lastError = $"digest failed: {e.Message}";
-            _log($"warning: digest of archived writesets stopped: {e.Message}");
+            _log($"error: digest of archived writesets stopped: {e.Message}; the metadata is flagged for a check at the next mount");
+            try
+            {
+                _store.SetNeedsCheck($"digest failed: {e.Message}");
+            }
+            catch (Exception flagError)
+            {
+                _log($"error: could not record that the metadata needs a check: {flagError.Message}");
+            }
         }
         if (more) return;
         _digestPending = false;

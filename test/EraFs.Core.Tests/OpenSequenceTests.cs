@@ -250,4 +250,18 @@ public class OpenSequenceTests
         while (store.WriteHorizon == first && DateTime.UtcNow < deadline) Thread.Sleep(10);
         Assert.That(store.WriteHorizon, Is.GreaterThan(first.AddMilliseconds(500)), "a repeat write past half the horizon renewed it");
     }
+
+    [Test]
+    public void A_digest_that_cannot_read_the_history_flags_it_for_the_next_mounts_check()
+    {
+        var store = new MemoryEraStore(EraGeometry.For(8 * B, TrackedDevice.BlockSize), initialEra: 3) { FailDigest = true };
+        using var tracker = EraTracker.Open(store, TrackedDevice.OptionsFor(8 * B));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!store.NeedsCheck && DateTime.UtcNow < deadline) Thread.Sleep(10);
+        Assert.Multiple(() =>
+        {
+            Assert.That(store.NeedsCheck, Is.True, "the next mount runs the checker before trusting the history");
+            Assert.That(tracker.Status.LastError, Does.StartWith("digest failed"));
+        });
+    }
 }

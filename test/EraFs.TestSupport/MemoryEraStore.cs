@@ -57,6 +57,9 @@ public sealed class MemoryEraStore : IEraStore
     /// <summary>The 1-based Rollover call that throws an IOException, or 0 for none.</summary>
     public int FailRolloverNumber { get; set; }
 
+    /// <summary>When set, every DigestStep throws an IOException (an archived writeset that cannot be read).</summary>
+    public bool FailDigest { get; set; }
+
     public int CommitCalls => Volatile.Read(ref _commitCalls);
     public int RolloverCalls => Volatile.Read(ref _rolloverCalls);
     public long RunsCommitted => Interlocked.Read(ref _runsCommitted);
@@ -158,6 +161,7 @@ public sealed class MemoryEraStore : IEraStore
     public bool DigestStep()
     {
         using var call = EnterCall();
+        if (FailDigest) throw new IOException("injected digest failure");
         lock (_sync)
         {
             DigestSteps++;
