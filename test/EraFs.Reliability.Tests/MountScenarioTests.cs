@@ -9,27 +9,9 @@ namespace EraFs.Reliability.Tests;
 [TestFixture]
 [Category("Reliability")]
 [Category("Mount")]
-public class MountScenarioTests
+public class MountScenarioTests : CliMountFixture
 {
-    private TestDirectory _dir = null!;
-    private CliMount _mount = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        HostTools.RequireFuse();
-        HostTools.Require("losetup");
-        HostTools.Require("fio");
-        _dir = new TestDirectory("reliability");
-        _mount = new CliMount(_dir, 256L << 20);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        _mount.Dispose();
-        _dir.Dispose();
-    }
+    protected override long ImageSize => 256L << 20;
 
     [Test]
     public void S1_kill_9_under_fio_through_a_loop_device()
@@ -42,17 +24,17 @@ public class MountScenarioTests
             var acknowledged = 0u;
             for (var i = 0; i < kills; i++)
             {
-                _mount.Mount();
-                if (_mount.Era <= acknowledged) report.Fail("eras gone back after a crash", $"kill {i}");
-                var (era, snapshot) = _mount.CheckpointAndSnapshot();
+                Daemon.Mount();
+                if (Daemon.Era <= acknowledged) report.Fail("eras gone back after a crash", $"kill {i}");
+                var (era, snapshot) = Daemon.CheckpointAndSnapshot();
                 acknowledged = era;
-                var loop = _mount.AttachLoop();
-                _mount.StartFio(loop.Path, 30, i);
+                var loop = Daemon.AttachLoop();
+                Daemon.StartFio(loop.Path, 30, i);
                 Thread.Sleep(random.Next(200, Scale.Soak ? 3000 : 1500));
-                Syscall.kill(_mount.Pid, Signum.SIGKILL);
-                _mount.CleanUpAfterCrash(TimeSpan.FromSeconds(60));
+                Syscall.kill(Daemon.Pid, Signum.SIGKILL);
+                Daemon.CleanUpAfterCrash(TimeSpan.FromSeconds(60));
                 report.Try();
-                _mount.CheckChangedBlocks(report, era, snapshot, $"kill {i}");
+                Daemon.CheckChangedBlocks(report, era, snapshot, $"kill {i}");
             }
         });
         report.Finish();
@@ -66,23 +48,23 @@ public class MountScenarioTests
         {
             for (var i = 0; i < Scale.Pick(1, 20); i++)
             {
-                _mount.Mount();
-                var (era, snapshot) = _mount.CheckpointAndSnapshot();
-                var loop = _mount.AttachLoop();
-                var fio = _mount.StartFio(loop.Path, 3, i);
+                Daemon.Mount();
+                var (era, snapshot) = Daemon.CheckpointAndSnapshot();
+                var loop = Daemon.AttachLoop();
+                var fio = Daemon.StartFio(loop.Path, 3, i);
                 Thread.Sleep(500);
-                var refused = ErafsCli.Run("unmount", _mount.MountPoint);
+                var refused = ErafsCli.Run("unmount", Daemon.MountPoint);
                 report.Try();
                 if (refused.ExitCode != 4) report.Fail("busy unmounts not refused with exit 4", $"run {i}: exit {refused.ExitCode} {refused.Stderr}");
-                var fusermount = HostTools.Run("fusermount3", "-u", _mount.MountPoint);
+                var fusermount = HostTools.Run("fusermount3", "-u", Daemon.MountPoint);
                 if (fusermount.ExitCode == 0) report.Fail("busy unmounts not refused", $"run {i}: fusermount3 -u succeeded");
-                if (!CliMount.Alive(_mount.Pid) || !_mount.Control("info").Contains("state: ok", StringComparison.Ordinal))
+                if (!CliMount.Alive(Daemon.Pid) || !Daemon.Control("info").Contains("state: ok", StringComparison.Ordinal))
                     report.Fail("mounts harmed by a refused unmount", $"run {i}");
                 Assert.That(fio.WaitForExit(60_000), Is.True, "fio finishes");
-                _mount.Detach(loop);
-                ErafsCli.Run("unmount", _mount.MountPoint).Ok();
+                Daemon.Detach(loop);
+                ErafsCli.Run("unmount", Daemon.MountPoint).Ok();
                 if (!Clean()) report.Fail("unclean history after a clean unmount", $"run {i}");
-                _mount.CheckChangedBlocks(report, era, snapshot, $"run {i}");
+                Daemon.CheckChangedBlocks(report, era, snapshot, $"run {i}");
             }
         });
         report.Finish();
@@ -96,18 +78,18 @@ public class MountScenarioTests
         {
             for (var i = 0; i < Scale.Pick(1, 20); i++)
             {
-                _mount.Mount();
-                if (_mount.Control("info").Contains("recovered_unclean_shutdown: true", StringComparison.Ordinal))
+                Daemon.Mount();
+                if (Daemon.Control("info").Contains("recovered_unclean_shutdown: true", StringComparison.Ordinal))
                     report.Fail("recoveries after a clean stop", $"run {i}");
-                var (era, snapshot) = _mount.CheckpointAndSnapshot();
-                var loop = _mount.AttachLoop();
-                Assert.That(_mount.StartFio(loop.Path, 1, i).WaitForExit(60_000), Is.True);
-                _mount.Detach(loop);
-                Assert.That(MountPointCheck.Unmount(Path.GetFullPath(_mount.MountPoint), lazy: true), Is.Zero, "umount -l");
+                var (era, snapshot) = Daemon.CheckpointAndSnapshot();
+                var loop = Daemon.AttachLoop();
+                Assert.That(Daemon.StartFio(loop.Path, 1, i).WaitForExit(60_000), Is.True);
+                Daemon.Detach(loop);
+                Assert.That(MountPointCheck.Unmount(Path.GetFullPath(Daemon.MountPoint), lazy: true), Is.Zero, "umount -l");
                 report.Try();
-                if (!_mount.WaitForExit(_mount.Pid, TimeSpan.FromSeconds(60))) report.Fail("hangs", $"run {i}: daemon still running");
+                if (!Daemon.WaitForExit(Daemon.Pid, TimeSpan.FromSeconds(60))) report.Fail("hangs", $"run {i}: daemon still running");
                 if (!Clean()) report.Fail("unclean history after a lazy unmount", $"run {i}");
-                _mount.CheckChangedBlocks(report, era, snapshot, $"run {i}");
+                Daemon.CheckChangedBlocks(report, era, snapshot, $"run {i}");
             }
         });
         report.Finish();
@@ -121,18 +103,18 @@ public class MountScenarioTests
         {
             for (var i = 0; i < Scale.Pick(1, 20); i++)
             {
-                _mount.Mount();
-                var (era, snapshot) = _mount.CheckpointAndSnapshot();
-                var loop = _mount.AttachLoop();
-                var fio = _mount.StartFio(loop.Path, 2, i);
+                Daemon.Mount();
+                var (era, snapshot) = Daemon.CheckpointAndSnapshot();
+                var loop = Daemon.AttachLoop();
+                var fio = Daemon.StartFio(loop.Path, 2, i);
                 Thread.Sleep(500);
-                Syscall.kill(_mount.Pid, Signum.SIGTERM);
+                Syscall.kill(Daemon.Pid, Signum.SIGTERM);
                 Assert.That(fio.WaitForExit(60_000), Is.True, "fio finishes");
-                _mount.Detach(loop);
+                Daemon.Detach(loop);
                 report.Try();
-                if (!_mount.WaitForExit(_mount.Pid, TimeSpan.FromSeconds(60))) report.Fail("hangs", $"run {i}: daemon still running");
+                if (!Daemon.WaitForExit(Daemon.Pid, TimeSpan.FromSeconds(60))) report.Fail("hangs", $"run {i}: daemon still running");
                 if (!Clean()) report.Fail("unclean history after SIGTERM", $"run {i}");
-                _mount.CheckChangedBlocks(report, era, snapshot, $"run {i}");
+                Daemon.CheckChangedBlocks(report, era, snapshot, $"run {i}");
             }
         });
         report.Finish();
@@ -150,35 +132,35 @@ public class MountScenarioTests
         {
             for (var i = 0; i < Scale.Pick(1, 20); i++)
             {
-                _mount.Mount();
-                var (era, snapshot) = _mount.CheckpointAndSnapshot();
-                Assert.That(Syscall.stat(_mount.MountPoint, out var st), Is.Zero);
+                Daemon.Mount();
+                var (era, snapshot) = Daemon.CheckpointAndSnapshot();
+                Assert.That(Syscall.stat(Daemon.MountPoint, out var st), Is.Zero);
                 var abort = Path.Combine(connections, ((uint)st.st_dev & 0xff | ((uint)st.st_dev >> 12) & 0xfff00).ToString(), "abort");
-                var loop = _mount.AttachLoop();
-                _mount.StartFio(loop.Path, 30, i);
+                var loop = Daemon.AttachLoop();
+                Daemon.StartFio(loop.Path, 30, i);
                 Thread.Sleep(700);
                 File.WriteAllText(abort, "1");
-                _mount.CleanUpAfterCrash(TimeSpan.FromSeconds(60));
+                Daemon.CleanUpAfterCrash(TimeSpan.FromSeconds(60));
                 report.Try();
-                if (!_mount.WaitForExit(_mount.Pid, TimeSpan.FromSeconds(60))) report.Fail("hangs", $"run {i}: daemon still running after the abort");
-                _mount.CheckChangedBlocks(report, era, snapshot, $"run {i}");
+                if (!Daemon.WaitForExit(Daemon.Pid, TimeSpan.FromSeconds(60))) report.Fail("hangs", $"run {i}: daemon still running after the abort");
+                Daemon.CheckChangedBlocks(report, era, snapshot, $"run {i}");
             }
         });
         report.Finish();
     }
 
     [Test]
-    public void S10_a_history_created_by_mount_is_not_reported_as_recovered_from_a_crash()
+    public void S10_a_history_created_byDaemon_is_not_reported_as_recovered_from_a_crash()
     {
-        _mount.Mount();
-        Assert.That(_mount.Control("info"), Does.Contain("recovered_unclean_shutdown: false"));
-        Assert.That(File.ReadAllText(_mount.DaemonLog), Does.Not.Contain("last shutdown was not clean"));
-        ErafsCli.Run("unmount", _mount.MountPoint).Ok();
+        Daemon.Mount();
+        Assert.That(Daemon.Control("info"), Does.Contain("recovered_unclean_shutdown: false"));
+        Assert.That(File.ReadAllText(Daemon.DaemonLog), Does.Not.Contain("last shutdown was not clean"));
+        ErafsCli.Run("unmount", Daemon.MountPoint).Ok();
     }
 
     private bool Clean()
     {
-        using var reader = MetadataReader.Open(_mount.Meta);
+        using var reader = MetadataReader.Open(Daemon.Meta);
         return reader.Clean;
     }
 }

@@ -10,57 +10,39 @@ namespace EraFs.Reliability.Tests;
 [TestFixture]
 [Category("Reliability")]
 [Category("Mount")]
-public class OwnershipScenarioTests
+public class OwnershipScenarioTests : CliMountFixture
 {
-    private TestDirectory _dir = null!;
-    private CliMount _mount = null!;
-
-    [SetUp]
-    public void SetUp()
-    {
-        HostTools.RequireFuse();
-        HostTools.Require("losetup");
-        HostTools.Require("fio");
-        _dir = new TestDirectory("reliability");
-        _mount = new CliMount(_dir, 128L << 20);
-    }
-
-    [TearDown]
-    public void TearDown()
-    {
-        _mount.Dispose();
-        _dir.Dispose();
-    }
+    protected override long ImageSize => 128L << 20;
 
     [Test]
-    public void S14_second_mounts_and_tools_against_held_files_under_fio()
+    public void S14_secondDaemons_and_tools_against_held_files_under_fio()
     {
         var report = new ScenarioReport("S14 second mount under fio");
-        var other = _dir.SparseFile("other.img", 128L << 20);
-        var otherMeta = _dir.File("other.era");
-        var second = _dir.Subdirectory("mnt2");
-        var xml = _dir.File("dump.xml");
+        var other = Dir.SparseFile("other.img", 128L << 20);
+        var otherMeta = Dir.File("other.era");
+        var second = Dir.Subdirectory("mnt2");
+        var xml = Dir.File("dump.xml");
         Watchdog.Run(report.Name, Scale.Watchdog, () =>
         {
             for (var i = 0; i < Scale.Pick(3, 50); i++)
             {
-                _mount.Mount();
-                var (era, snapshot) = _mount.CheckpointAndSnapshot();
-                ErafsCli.Run("dump", "-o", xml, _mount.Meta).Ok();
-                var loop = _mount.AttachLoop();
-                var fio = _mount.StartFio(loop.Path, 3, i);
+                Daemon.Mount();
+                var (era, snapshot) = Daemon.CheckpointAndSnapshot();
+                ErafsCli.Run("dump", "-o", xml, Daemon.Meta).Ok();
+                var loop = Daemon.AttachLoop();
+                var fio = Daemon.StartFio(loop.Path, 3, i);
                 string[][] intruders =
                 [
-                    ["mount", "--origin", other, "--metadata", _mount.Meta, "--log-file", _mount.DaemonLog, second],
-                    ["mount", "--origin", _mount.Image, "--metadata", otherMeta, "--create", "--log-file", _mount.DaemonLog, second],
-                    ["restore", "-i", xml, "-o", _mount.Meta, "--force"],
-                    ["create", "--origin", _mount.Image, "--metadata", _mount.Meta, "--force"],
+                    ["mount", "--origin", other, "--metadata", Daemon.Meta, "--log-file", Daemon.DaemonLog, second],
+                    ["mount", "--origin", Daemon.Image, "--metadata", otherMeta, "--create", "--log-file", Daemon.DaemonLog, second],
+                    ["restore", "-i", xml, "-o", Daemon.Meta, "--force"],
+                    ["create", "--origin", Daemon.Image, "--metadata", Daemon.Meta, "--force"],
                 ];
                 foreach (var args in intruders)
                 {
                     var r = ErafsCli.Run(args);
                     report.Try();
-                    if (r.ExitCode != 4 || !r.Stderr.Contains($"pid {_mount.Pid}", StringComparison.Ordinal))
+                    if (r.ExitCode != 4 || !r.Stderr.Contains($"pid {Daemon.Pid}", StringComparison.Ordinal))
                         report.Fail("intruders not refused with exit 4 naming the holder", $"run {i} {args[0]}: exit {r.ExitCode} {r.Stderr.Trim()}");
                     else report.Count("refusals");
                     if (Fuse.MountPointCheck.IsMountPoint(Path.GetFullPath(second)))
@@ -71,9 +53,9 @@ public class OwnershipScenarioTests
                 }
                 if (File.Exists(otherMeta)) report.Fail("refused --create left a metadata file", $"run {i}");
                 fio.WaitForExit(60_000);
-                _mount.Detach(loop);
-                ErafsCli.Run("unmount", _mount.MountPoint).Ok();
-                _mount.CheckChangedBlocks(report, era, snapshot, $"run {i}");
+                Daemon.Detach(loop);
+                ErafsCli.Run("unmount", Daemon.MountPoint).Ok();
+                Daemon.CheckChangedBlocks(report, era, snapshot, $"run {i}");
             }
         });
         report.Finish();
@@ -84,46 +66,46 @@ public class OwnershipScenarioTests
     {
         var report = new ScenarioReport("S15 outside write after kill -9");
         var random = new Random(15);
-        var nrBlocks = new FileInfo(_mount.Image).Length / CliMount.BlockSize;
+        var nrBlocks = new FileInfo(Daemon.Image).Length / CliMount.BlockSize;
         Watchdog.Run(report.Name, Scale.Watchdog, () =>
         {
             for (var i = 0; i < Scale.Pick(3, 30); i++)
             {
-                _mount.Mount("--write-horizon", "1");
-                var (era, snapshot) = _mount.CheckpointAndSnapshot();
-                var loop = _mount.AttachLoop();
-                _mount.StartFio(loop.Path, 30, i);
+                Daemon.Mount("--write-horizon", "1");
+                var (era, snapshot) = Daemon.CheckpointAndSnapshot();
+                var loop = Daemon.AttachLoop();
+                Daemon.StartFio(loop.Path, 30, i);
                 Thread.Sleep(random.Next(300, 1500));
-                Syscall.kill(_mount.Pid, Signum.SIGKILL);
-                _mount.CleanUpAfterCrash(TimeSpan.FromSeconds(60));
+                Syscall.kill(Daemon.Pid, Signum.SIGKILL);
+                Daemon.CleanUpAfterCrash(TimeSpan.FromSeconds(60));
                 // Past the crashed mount's 1 s horizon, as a script touching the image later would be.
                 Thread.Sleep(2000);
                 var block = random.NextInt64(nrBlocks);
-                using (var origin = new FileStream(_mount.Image, FileMode.Open, FileAccess.Write))
+                using (var origin = new FileStream(Daemon.Image, FileMode.Open, FileAccess.Write))
                 {
                     origin.Position = block * CliMount.BlockSize;
                     var data = new byte[CliMount.BlockSize];
                     random.NextBytes(data);
                     origin.Write(data);
                 }
-                _mount.Mount();
+                Daemon.Mount();
                 report.Try();
-                var info = _mount.Control("info");
+                var info = Daemon.Control("info");
                 if (!info.Contains("origin_check: changed-after-crash", StringComparison.Ordinal))
                     report.Fail("outside writes not detected", $"run {i}: {info.Split('\n').FirstOrDefault(l => l.StartsWith("origin_check", StringComparison.Ordinal))}");
                 else report.Count("detected");
-                ErafsCli.Run("unmount", _mount.MountPoint).Ok();
-                _mount.CheckChangedBlocks(report, era, snapshot, $"run {i}");
+                ErafsCli.Run("unmount", Daemon.MountPoint).Ok();
+                Daemon.CheckChangedBlocks(report, era, snapshot, $"run {i}");
             }
         });
         report.Finish();
     }
 
     [Test]
-    public void S16_simultaneous_mounts_of_one_history()
+    public void S16_simultaneousDaemons_of_one_history()
     {
         var report = new ScenarioReport("S16 simultaneous mounts");
-        var mountPoints = new[] { _mount.MountPoint, _dir.Subdirectory("mnt2") };
+        var mountPoints = new[] { Daemon.MountPoint, Dir.Subdirectory("mnt2") };
         Watchdog.Run(report.Name, Scale.Watchdog, () =>
         {
             for (var round = 0; round < Scale.Pick(5, 100); round++)
@@ -133,8 +115,8 @@ public class OwnershipScenarioTests
                 var threads = Enumerable.Range(0, 2).Select(i => new Thread(() =>
                 {
                     start.Wait();
-                    results[i] = ErafsCli.Run("mount", "--origin", _mount.Image, "--metadata", _mount.Meta, "--create",
-                        "--log-file", _mount.DaemonLog, mountPoints[i]);
+                    results[i] = ErafsCli.Run("mount", "--origin", Daemon.Image, "--metadata", Daemon.Meta, "--create",
+                        "--log-file", Daemon.DaemonLog, mountPoints[i]);
                 })).ToList();
                 threads.ForEach(t => t.Start());
                 start.Set();
@@ -157,9 +139,9 @@ public class OwnershipScenarioTests
                     f.Write(new byte[4096]);
                 }
                 ErafsCli.Run("unmount", winner).Ok();
-                var lost = _mount.WrittenSince(era).Contains(block) ? 0 : 1;
+                var lost = Daemon.WrittenSince(era).Contains(block) ? 0 : 1;
                 report.Observe(lost, 0, 0, $"round {round}");
-                if (ErafsCli.Run("check", "-q", _mount.Meta).ExitCode != 0) report.Fail("histories damaged by the loser", $"round {round}");
+                if (ErafsCli.Run("check", "-q", Daemon.Meta).ExitCode != 0) report.Fail("histories damaged by the loser", $"round {round}");
             }
         });
         report.Finish();
