@@ -39,13 +39,13 @@ public static class MetadataChecker
             return problems;
         }
         var fileBlocks = (ulong)((device.Length + BlockFormat.BlockSize - 1) / BlockFormat.BlockSize);
-        var firstData = sb.JournalStart + sb.JournalLength;
-        if (sb.JournalStart < Superblock.SlotCount || firstData > sb.TotalBlocks)
-            problems.Add(new MetadataProblem((ulong)slot, "superblock", $"journal blocks {sb.JournalStart}+{sb.JournalLength} lie outside the {sb.TotalBlocks} blocks"));
+        if (MarkJournal.RegionProblem(sb, sb.TotalBlocks) is { } region)
+            problems.Add(new MetadataProblem((ulong)slot, "superblock", region));
         if (sb.TotalBlocks > fileBlocks)
             problems.Add(new MetadataProblem((ulong)slot, "superblock", $"records {sb.TotalBlocks} blocks but the file has {fileBlocks} (truncated?)"));
         if (superblockOnly || problems.Count > 0) return problems;
 
+        var firstData = sb.JournalStart + sb.JournalLength;
         var walk = new Walk(device, sb, firstData, Math.Min(sb.TotalBlocks, fileBlocks), problems);
         walk.Journal();
         walk.EraTree("era array", sb.EraArrayRoot, sb.CurrentEra, sb.Geometry.NrBlocks);
