@@ -14,6 +14,18 @@ public class DamagedMetadataTests
 {
     private const int Block = 4096;
 
+    /// <summary>Blocks 0..19 last written in era 2, 20..29 in era 3 (digested into the era array), 35 in era 4.</summary>
+    private const string EraArrayHistory = """
+        <superblock uuid="" block_size="128" nr_blocks="40" current_era="5">
+          <writeset era="4" nr_bits="40">
+            <bit block="35" value="true"/>
+          </writeset>
+          <era_array>
+        """ + "\n" + ErasXml + """
+          </era_array>
+        </superblock>
+        """;
+
     /// <summary>Blocks 1, 7 and 30 written in era 3 (its archived writeset is the only bitset), block 4 in era 2.</summary>
     private const string WritesetHistory = """
         <superblock uuid="" block_size="128" nr_blocks="40" current_era="5">
@@ -28,6 +40,17 @@ public class DamagedMetadataTests
         </superblock>
         """;
 
+    private const string ErasXml = """
+            <era block="0" era="2"/><era block="1" era="2"/><era block="2" era="2"/><era block="3" era="2"/>
+            <era block="4" era="2"/><era block="5" era="2"/><era block="6" era="2"/><era block="7" era="2"/>
+            <era block="8" era="2"/><era block="9" era="2"/><era block="10" era="2"/><era block="11" era="2"/>
+            <era block="12" era="2"/><era block="13" era="2"/><era block="14" era="2"/><era block="15" era="2"/>
+            <era block="16" era="2"/><era block="17" era="2"/><era block="18" era="2"/><era block="19" era="2"/>
+            <era block="20" era="3"/><era block="21" era="3"/><era block="22" era="3"/><era block="23" era="3"/>
+            <era block="24" era="3"/><era block="25" era="3"/><era block="26" era="3"/><era block="27" era="3"/>
+            <era block="28" era="3"/><era block="29" era="3"/>
+        """;
+
     private TestDirectory _dir = null!;
 
     [SetUp]
@@ -35,6 +58,28 @@ public class DamagedMetadataTests
 
     [TearDown]
     public void TearDown() => _dir.Dispose();
+
+    [TestCase("xml")]
+    [TestCase("json")]
+    [TestCase("count")]
+    public void A_failing_invalidate_prints_nothing_on_stdout(string format)
+    {
+        var meta = Restore("inv", EraArrayHistory);
+        DamageOnly(meta, BlockKind.EraPage, seed: 3);
+
+        var r = Erafs.Run("invalidate", "--written-since", "2", "--format", format, meta);
+        Assert.That(r.ExitCode, Is.EqualTo(3), r.Stderr);
+        Assert.That(r.Stdout, Is.Empty);
+        Assert.That(r.Stderr, Does.StartWith($"erafs: {meta}: block ").And.Contain("(era array page)"));
+    }
+
+    [Test]
+    public void A_successful_invalidate_still_prints_its_report()
+    {
+        var meta = Restore("ok", EraArrayHistory);
+        var r = Erafs.Run("invalidate", "--written-since", "3", "--format", "count", meta).Ok();
+        Assert.That(r.Stdout, Does.StartWith("blocks: 11\n"), "blocks 20..29 and 35");
+    }
 
     /// <summary>A superblock field (offset in the block, width) set to a huge value, the block resealed; the block the refusal must name.</summary>
     private static readonly object[] s_hugeFields =
@@ -66,7 +111,7 @@ public class DamagedMetadataTests
             Assert.That(r.Stderr, Does.Not.Contain("internal error"), what);
             Assert.That(r.Stderr.Trim().Split('\n'), Has.Length.EqualTo(1), $"{what}: one line: {r.Stderr}");
             Assert.That(r.Stderr, Does.StartWith($"erafs: {meta}: ").And.Contain($"block {block} ("), what);
-            if (args[0] == "check") Assert.That(r.Stdout, Does.Contain($"block {block} ("), what);
+            Assert.That(r.Stdout, args[0] == "check" ? Does.Contain($"block {block} (") : Is.Empty, what);
         }
     }
 
@@ -77,5 +122,16 @@ public class DamagedMetadataTests
         var meta = _dir.File(name + ".era");
         Erafs.Run("restore", "-i", input, "-o", meta).Ok();
         return meta;
+    }
+
+    /// <summary>64 random bytes into the payload of the file's only block of this kind.</summary>
+    private static void DamageOnly(string meta, BlockKind kind, int seed)
+    {
+        var bytes = File.ReadAllBytes(meta);
+        var found = Enumerable.Range(0, bytes.Length / Block)
+            .Where(b => BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(b * Block + 4)) == (ushort)kind).ToList();
+        Assert.That(found, Has.Count.EqualTo(1), $"one {kind} block");
+        new Random(seed).NextBytes(bytes.AsSpan(found[0] * Block + 200, 64));
+        File.WriteAllBytes(meta, bytes);
     }
 }
