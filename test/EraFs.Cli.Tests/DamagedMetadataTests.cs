@@ -81,6 +81,57 @@ public class DamagedMetadataTests
         Assert.That(r.Stdout, Does.StartWith("blocks: 11\n"), "blocks 20..29 and 35");
     }
 
+    [Test]
+    public void Check_is_silent_about_a_never_written_slot()
+    {
+        var meta = Restore("fresh", EraArrayHistory);
+        Assert.That(File.ReadAllBytes(meta).AsSpan(Block, Block).IndexOfAnyExcept((byte)0), Is.LessThan(0), "restore leaves slot 1 zero");
+        var r = Erafs.Run("check", meta).Ok();
+        Assert.That(r.Stdout.Trim(), Is.EqualTo($"{meta}: no problems found"));
+    }
+
+    [TestCase(1, 0)]
+    [TestCase(2, 1)]
+    public void Check_warns_about_garbage_in_the_older_superblock_slot(int commits, int damagedSlot)
+    {
+        var meta = Restore("slot", EraArrayHistory);
+        using (var store = MetadataStore.Open(meta))
+            for (var i = 0; i < commits; i++) store.Rollover();
+        Garble(meta, damagedSlot, seed: 4);
+
+        var r = Erafs.Run("check", meta).Ok();
+        Assert.That(r.Stdout, Does.Contain($"{meta}: block {damagedSlot} (superblock slot {damagedSlot}): warning: checksum mismatch; slot {1 - damagedSlot} (sequence {1 + commits}) is in use"));
+        Assert.That(r.Stdout, Does.Contain("no problems found (1 warning)"));
+        var quiet = Erafs.Run("check", "-q", meta);
+        Assert.That((quiet.ExitCode, quiet.Stdout, quiet.Stderr), Is.EqualTo((0, "", "")));
+    }
+
+    [Test]
+    public void Check_warns_about_a_zeroed_slot_that_was_written_before()
+    {
+        var meta = Restore("zeroed", EraArrayHistory);
+        using (var store = MetadataStore.Open(meta)) store.Rollover();
+        var bytes = File.ReadAllBytes(meta);
+        bytes.AsSpan(0, Block).Clear();
+        File.WriteAllBytes(meta, bytes);
+
+        var r = Erafs.Run("check", meta).Ok();
+        Assert.That(r.Stdout, Does.Contain($"{meta}: block 0 (superblock slot 0): warning: empty, yet it was written before sequence 2; slot 1 (sequence 2) is in use"));
+    }
+
+    [Test]
+    public void Check_fails_when_both_superblock_slots_are_garbage()
+    {
+        var meta = Restore("both", EraArrayHistory);
+        using (var store = MetadataStore.Open(meta)) store.Rollover();
+        Garble(meta, 0, seed: 5);
+        Garble(meta, 1, seed: 6);
+
+        var r = Erafs.Run("check", meta);
+        Assert.That(r.ExitCode, Is.EqualTo(3), r.Stdout + r.Stderr);
+        Assert.That(r.Stdout, Does.Contain($"{meta}: block 0 (superblock): bad checksum in both slots"));
+    }
+
     /// <summary>A superblock field (offset in the block, width) set to a huge value, the block resealed; the block the refusal must name.</summary>
     private static readonly object[] s_hugeFields =
     [
@@ -132,6 +183,13 @@ public class DamagedMetadataTests
             .Where(b => BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(b * Block + 4)) == (ushort)kind).ToList();
         Assert.That(found, Has.Count.EqualTo(1), $"one {kind} block");
         new Random(seed).NextBytes(bytes.AsSpan(found[0] * Block + 200, 64));
+        File.WriteAllBytes(meta, bytes);
+    }
+
+    private static void Garble(string meta, int slot, int seed)
+    {
+        var bytes = File.ReadAllBytes(meta);
+        new Random(seed).NextBytes(bytes.AsSpan(slot * Block + 40, 64));
         File.WriteAllBytes(meta, bytes);
     }
 }
