@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Text.RegularExpressions;
 using EraFs.Metadata;
 using EraFs.TestSupport;
 
@@ -10,7 +11,7 @@ namespace EraFs.Cli.Tests;
 /// slot is reported, and huge on-disk values are refused as damage naming the block.
 /// </summary>
 [TestFixture]
-public class DamagedMetadataTests
+public partial class DamagedMetadataTests
 {
     private const int Block = 4096;
 
@@ -58,6 +59,54 @@ public class DamagedMetadataTests
 
     [TearDown]
     public void TearDown() => _dir.Dispose();
+
+    [Test]
+    public void Repair_gives_blocks_of_a_damaged_era_array_page_the_current_era_never_0()
+    {
+        var meta = Restore("eras", EraArrayHistory);
+        var truth = TrueEras(meta);
+        Assert.That(truth.Values.Distinct(), Is.SupersetOf(new uint[] { 2, 3 }), "the history has blocks of eras 2 and 3");
+        DamageOnly(meta, BlockKind.EraPage, seed: 1);
+
+        var r = Erafs.Run("dump", "--repair", "--logical", meta).Ok();
+        AssertNoEraBelowTruth(truth, LogicalEras(r.Stdout));
+        Assert.That(r.Stderr, Does.Contain($"erafs: {meta}: repair: 40 blocks whose era could not be read were given era 5"));
+        Assert.That(r.Stderr, Does.Contain("(era array page)"), "the damage itself is named");
+    }
+
+    [Test]
+    public void Repair_takes_every_bit_of_a_damaged_writeset_page_as_set()
+    {
+        var meta = Restore("ws", WritesetHistory);
+        var truth = TrueEras(meta);
+        Assert.That(truth.Values.Distinct(), Is.SupersetOf(new uint[] { 2, 3 }));
+        DamageOnly(meta, BlockKind.BitsetPage, seed: 2);
+
+        var r = Erafs.Run("dump", "--repair", "--logical", meta).Ok();
+        AssertNoEraBelowTruth(truth, LogicalEras(r.Stdout));
+        Assert.That(r.Stderr, Does.Contain($"erafs: {meta}: repair: 40 blocks whose era could not be read were given era 3"));
+        var plain = Erafs.Run("dump", "--repair", meta).Ok().Stdout;
+        Assert.That(plain, Does.Contain("<writeset era=\"3\" nr_bits=\"40\">"), "the damaged writeset is kept, not left out");
+    }
+
+    [Test]
+    public void Repair_gives_every_block_under_a_damaged_index_node_the_newest_era_it_may_have()
+    {
+        var meta = Restore("nodes", EraArrayHistory);
+        var truth = TrueEras(meta);
+        var bytes = File.ReadAllBytes(meta);
+        var nodes = Enumerable.Range(0, bytes.Length / Block)
+            .Where(b => BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(b * Block + 4)) == (ushort)BlockKind.IndexNode).ToList();
+        Assert.That(nodes, Has.Count.GreaterThanOrEqualTo(2), "the era array's and era 4's trees");
+        foreach (var node in nodes) bytes[node * Block + 100] ^= 0xFF;
+        File.WriteAllBytes(meta, bytes);
+
+        var r = Erafs.Run("dump", "--repair", "--logical", meta).Ok();
+        AssertNoEraBelowTruth(truth, LogicalEras(r.Stdout));
+        Assert.That(r.Stderr, Does.Contain("repair: 40 blocks whose era could not be read were given era 4")
+            .And.Contain("repair: 40 blocks whose era could not be read were given era 5"));
+        Assert.That(r.Stderr, Does.Contain("(index node)"));
+    }
 
     [TestCase("xml")]
     [TestCase("json")]
@@ -175,6 +224,19 @@ public class DamagedMetadataTests
         return meta;
     }
 
+    /// <summary>Each block's newest era before any damage (the oracle).</summary>
+    private static Dictionary<ulong, uint> TrueEras(string meta) => LogicalEras(Erafs.Run("dump", "--logical", meta).Ok().Stdout);
+
+    private static Dictionary<ulong, uint> LogicalEras(string xml) =>
+        EraEntry().Matches(xml).ToDictionary(m => ulong.Parse(m.Groups[1].Value), m => uint.Parse(m.Groups[2].Value));
+
+    private static void AssertNoEraBelowTruth(Dictionary<ulong, uint> truth, Dictionary<ulong, uint> repaired)
+    {
+        Assert.That(repaired.Keys, Is.EquivalentTo(truth.Keys), "every block is listed");
+        foreach (var (block, era) in truth.Where(t => t.Value > 0))
+            Assert.That(repaired[block], Is.GreaterThanOrEqualTo(era), $"block {block}, last written in era {era}");
+    }
+
     /// <summary>64 random bytes into the payload of the file's only block of this kind.</summary>
     private static void DamageOnly(string meta, BlockKind kind, int seed)
     {
@@ -192,4 +254,7 @@ public class DamagedMetadataTests
         new Random(seed).NextBytes(bytes.AsSpan(slot * Block + 40, 64));
         File.WriteAllBytes(meta, bytes);
     }
+
+    [GeneratedRegex("<era block=\"(\\d+)\" era=\"(\\d+)\"/>")]
+    private static partial Regex EraEntry();
 }
