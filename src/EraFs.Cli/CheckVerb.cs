@@ -19,24 +19,34 @@ internal static class CheckVerb
 
     public static int Run(string metaPath, bool superblockOnly, bool quiet, TextWriter stdout)
     {
-        var problems = Problems(metaPath, superblockOnly);
+        var warnings = new List<MetadataProblem>();
+        var problems = Problems(metaPath, superblockOnly, warnings.Add);
         if (!quiet && Storage.FileClaim.FindHolder(metaPath) is { } holder)
             stdout.WriteLine($"{metaPath}: metadata is live (held by {holder}); checked its newest committed state, which the mount may already have moved past");
         if (!quiet)
+        {
+            foreach (var warning in warnings)
+                stdout.WriteLine($"{metaPath}: block {warning.Block} ({warning.Structure}): warning: {warning.Problem}");
             foreach (var problem in problems) stdout.WriteLine($"{metaPath}: {problem}");
+        }
         if (problems.Count > 0)
             throw new CliException($"{metaPath}: {problems.Count} problem{(problems.Count == 1 ? "" : "s")} found, first {problems[0]}; the metadata is damaged", ExitCode.MetadataDamaged);
-        if (!quiet) stdout.WriteLine($"{metaPath}: no problems found{(superblockOnly ? " in the superblock" : "")}");
+        if (!quiet)
+            stdout.WriteLine($"{metaPath}: no problems found{(superblockOnly ? " in the superblock" : "")}" +
+                             (warnings.Count == 0 ? "" : $" ({warnings.Count} warning{(warnings.Count == 1 ? "" : "s")})"));
         return (int)ExitCode.Ok;
     }
 
-    /// <summary>Every problem in the file; input errors (missing, directory, XML, too small) throw one-line CliExceptions.</summary>
-    public static IReadOnlyList<MetadataProblem> Problems(string metaPath, bool superblockOnly = false)
+    /// <summary>
+    /// Every problem in the file (warnings, such as a damaged older superblock slot, go to
+    /// <paramref name="warning"/>); input errors (missing, directory, XML, too small) throw one-line CliExceptions.
+    /// </summary>
+    public static IReadOnlyList<MetadataProblem> Problems(string metaPath, bool superblockOnly = false, Action<MetadataProblem>? warning = null)
     {
         ToolFiles.RequireBinary(metaPath, "EraFs metadata");
         try
         {
-            return MetadataChecker.Check(metaPath, superblockOnly);
+            return MetadataChecker.Check(metaPath, superblockOnly, warning);
         }
         catch (MetadataException ex)
         {

@@ -9,7 +9,7 @@ internal static class DumpVerb
     public static Command Command()
     {
         var logical = new Option<bool>("--logical") { Description = "No writesets; each block gets its newest era" };
-        var repair = new Option<bool>("--repair") { Description = "Salvage what is readable from damaged metadata (damaged writesets are left out, a damaged era array reads as 0)" };
+        var repair = new Option<bool>("--repair") { Description = "Salvage damaged metadata: a block whose era cannot be read gets the newest era it may have, never 0" };
         var output = new Option<string?>("--output", "-o") { Description = "Write to FILE (replaced whole, never half-written) instead of stdout" };
         var meta = new Argument<string>("META") { Description = "EraFs metadata file (may belong to a live mount)" };
         var cmd = new Command("dump", "Dump the era history as XML") { logical, repair, output, meta };
@@ -24,9 +24,15 @@ internal static class DumpVerb
         EraHistory history;
         using (var reader = MetadataFiles.OpenReader(metaPath))
         {
-            history = NativeHistory.Load(reader, repair ? problem => stderr.WriteLine($"erafs: {metaPath}: skipped: {problem}") : null);
+            history = NativeHistory.Load(reader,
+                repair ? problem => stderr.WriteLine($"erafs: {metaPath}: repair: unreadable: {WithoutFile(problem, metaPath)}") : null,
+                guess => stderr.WriteLine($"erafs: {metaPath}: repair: {guess.Blocks} block{(guess.Blocks == 1 ? "" : "s")} whose era could not be read " +
+                                          $"{(guess.InSnapshot ? "in the metadata snapshot " : "")}{(guess.Blocks == 1 ? "was" : "were")} given era {guess.Era}"));
         }
         OutputFile.Write(outputPath, stdout, (text, _) => history.Live.Accept(new XmlDumpWriter(text, logical), history.BlockSizeSectors));
         return (int)ExitCode.Ok;
     }
+
+    private static string WithoutFile(string message, string metaPath) =>
+        message.StartsWith(metaPath + ": ", StringComparison.Ordinal) ? message[(metaPath.Length + 2)..] : message;
 }

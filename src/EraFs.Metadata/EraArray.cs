@@ -37,15 +37,23 @@ internal static class EraArray
     public static void Visit(IBlockSource source, ulong root, Action<ulong> visit) =>
         PagedTree.VisitBlocks(source, root, Height, visit);
 
-    /// <summary>Runs of equal era covering [fromBlock, nrBlocks), ascending, read lazily.</summary>
-    public static IEnumerable<EraRun> Runs(IBlockSource source, ulong root, ulong nrBlocks, ulong fromBlock = 0)
+    /// <summary>
+    /// Runs of equal era covering [fromBlock, nrBlocks), ascending, read lazily. With
+    /// <paramref name="unreadable"/>, blocks whose page (or index node) cannot be read are reported and
+    /// read as era 0; the caller must not take that 0 for "never written".
+    /// </summary>
+    public static IEnumerable<EraRun> Runs(IBlockSource source, ulong root, ulong nrBlocks, ulong fromBlock = 0,
+        Action<BlockRun, MetadataException>? unreadable = null)
     {
         var pending = new EraRun(fromBlock, 0, 0);
         var next = fromBlock;
-        foreach (var (page, leaf) in PagedTree.Leaves(source, root, Height, fromBlock / PerPage))
+        var onNode = unreadable == null ? null : PageRange(nrBlocks, unreadable);
+        foreach (var (page, leaf) in PagedTree.Leaves(source, root, Height, fromBlock / PerPage, onNode))
         {
             var pageBase = page * PerPage;
             if (pageBase >= nrBlocks) break;
+            var data = ReadPage(source, leaf, page, nrBlocks, unreadable);
+            if (data == null) continue;
             if (pageBase > next)
             {
                 if (pending.Era == 0) pending = pending with { Count = pageBase - pending.Start };
@@ -57,7 +65,7 @@ internal static class EraArray
                 next = pageBase;
             }
             var pageEnd = Math.Min(pageBase + PerPage, nrBlocks);
-            var entries = Entries(source.Read(leaf, BlockKind.EraPage)).ToArray();
+            var entries = Entries(data).ToArray();
             var i = (int)(next - pageBase);
             var end = (int)(pageEnd - pageBase);
             while (i < end)
@@ -86,6 +94,28 @@ internal static class EraArray
             }
         }
         if (pending.Count > 0) yield return pending;
+    }
+
+    /// <summary>Turns unreadable pages into the blocks they hold, within the tracked ones.</summary>
+    private static Action<ulong, ulong, MetadataException> PageRange(ulong nrBlocks, Action<BlockRun, MetadataException> unreadable) =>
+        (firstPage, pages, ex) =>
+        {
+            var start = firstPage * PerPage;
+            if (start >= nrBlocks) return;
+            unreadable(new BlockRun(start, Math.Min(nrBlocks - start, pages * PerPage)), ex);
+        };
+
+    private static byte[]? ReadPage(IBlockSource source, ulong leaf, ulong page, ulong nrBlocks, Action<BlockRun, MetadataException>? unreadable)
+    {
+        try
+        {
+            return source.Read(leaf, BlockKind.EraPage);
+        }
+        catch (MetadataException ex) when (unreadable != null)
+        {
+            PageRange(nrBlocks, unreadable)(page, 1, ex);
+            return null;
+        }
     }
 
     private static int Offset(ulong slot) => BlockFormat.HeaderSize + (int)slot * 4;

@@ -22,6 +22,18 @@ internal static class MarkJournal
 
     public static int BlocksFor(int runCount) => (runCount + RecordsPerBlock - 1) / RecordsPerBlock;
 
+    /// <summary>
+    /// Null when the superblock's journal region lies after the slots and within totalBlocks, else what is
+    /// wrong. Written so that huge (damaged) values cannot overflow into a region that looks valid.
+    /// </summary>
+    public static string? RegionProblem(Superblock sb, ulong totalBlocks)
+    {
+        if (totalBlocks > BlockIo.MaxBlocks) return $"records {totalBlocks} blocks, more than a file can hold";
+        if (sb.JournalStart < Superblock.SlotCount || sb.JournalStart > totalBlocks || sb.JournalLength > totalBlocks - sb.JournalStart)
+            return $"journal blocks {sb.JournalStart}+{sb.JournalLength} lie outside the {totalBlocks} blocks";
+        return null;
+    }
+
     /// <summary>Builds the blocks for runs appended at tail (one contiguous buffer); returns the new tail.</summary>
     public static Tail Encode(Superblock sb, Tail tail, IReadOnlyList<BlockRun> runs, out byte[] buffer)
     {
@@ -55,6 +67,8 @@ internal static class MarkJournal
     /// <summary>Reads the committed records of the superblock's epoch; stops at the first block that does not continue the chain.</summary>
     public static Tail Replay(IBlockDevice device, Superblock sb, List<BlockRun> runs)
     {
+        if (RegionProblem(sb, sb.TotalBlocks) is { } problem)
+            throw new MetadataCorruptException($"{device.Name}: superblock: {problem}");
         var buffer = new byte[BlockFormat.BlockSize];
         uint previous = 0;
         uint index = 0;
@@ -95,7 +109,11 @@ internal static class MarkJournal
     /// </summary>
     private static void RefuseIfCommittedRecordsFollow(IBlockDevice device, Superblock sb, uint stop, byte[] buffer)
     {
-        for (var j = stop + 1; j < sb.JournalLength; j++)
+        // Blocks past the end of the file read as zeros and are never intact: a damaged, huge journal
+        // length must not turn this scan into billions of reads.
+        var fileBlocks = (ulong)((device.Length + BlockFormat.BlockSize - 1) / BlockFormat.BlockSize);
+        var end = (uint)Math.Min(sb.JournalLength, fileBlocks > sb.JournalStart ? fileBlocks - sb.JournalStart : 0);
+        for (var j = stop + 1; j < end; j++)
         {
             BlockIo.ReadBlock(device, sb.JournalStart + j, buffer);
             var block = buffer.AsSpan();

@@ -13,18 +13,18 @@ public sealed record MetadataProblem(ulong Block, string Structure, string Probl
 /// Verifies every structure of a native metadata file read-only: superblock slots, mark journal,
 /// era array, current writeset, archived-writeset catalog and bitsets, and the held snapshot. It keeps
 /// going after damage (a bad node hides only its own subtree) and returns every problem found.
-/// A damaged superblock slot beside a sound newer one is not a problem: a torn superblock write
-/// leaves exactly that, by design.
+/// A damaged superblock slot beside a sound one is a warning, not a problem: a torn superblock write
+/// leaves exactly that, by design, but so would damage to a newer commit, so it is never passed over.
 /// </summary>
 public static class MetadataChecker
 {
-    public static IReadOnlyList<MetadataProblem> Check(string path, bool superblockOnly = false)
+    public static IReadOnlyList<MetadataProblem> Check(string path, bool superblockOnly = false, Action<MetadataProblem>? warning = null)
     {
         using var device = MetadataFile.Open(path, writable: false);
-        return Check(device, superblockOnly);
+        return Check(device, superblockOnly, warning);
     }
 
-    internal static IReadOnlyList<MetadataProblem> Check(IBlockDevice device, bool superblockOnly)
+    internal static IReadOnlyList<MetadataProblem> Check(IBlockDevice device, bool superblockOnly, Action<MetadataProblem>? warning = null)
     {
         var problems = new List<MetadataProblem>();
         Superblock sb;
@@ -35,17 +35,20 @@ public static class MetadataChecker
         }
         catch (MetadataCorruptException ex)
         {
-            problems.Add(new MetadataProblem(0, "superblock", ex.Message[(device.Name.Length + 2)..]));
+            var problem = ex.Message[(device.Name.Length + 2)..];
+            const string structure = "superblock: ";
+            problems.Add(new MetadataProblem(0, "superblock", problem.StartsWith(structure, StringComparison.Ordinal) ? problem[structure.Length..] : problem));
             return problems;
         }
+        if (OtherSlotWarning(device, sb, slot) is { } slotWarning) warning?.Invoke(slotWarning);
         var fileBlocks = (ulong)((device.Length + BlockFormat.BlockSize - 1) / BlockFormat.BlockSize);
-        var firstData = sb.JournalStart + sb.JournalLength;
-        if (sb.JournalStart < Superblock.SlotCount || firstData > sb.TotalBlocks)
-            problems.Add(new MetadataProblem((ulong)slot, "superblock", $"journal blocks {sb.JournalStart}+{sb.JournalLength} lie outside the {sb.TotalBlocks} blocks"));
+        if (MarkJournal.RegionProblem(sb, sb.TotalBlocks) is { } region)
+            problems.Add(new MetadataProblem((ulong)slot, "superblock", region));
         if (sb.TotalBlocks > fileBlocks)
             problems.Add(new MetadataProblem((ulong)slot, "superblock", $"records {sb.TotalBlocks} blocks but the file has {fileBlocks} (truncated?)"));
         if (superblockOnly || problems.Count > 0) return problems;
 
+        var firstData = sb.JournalStart + sb.JournalLength;
         var walk = new Walk(device, sb, firstData, Math.Min(sb.TotalBlocks, fileBlocks), problems);
         walk.Journal();
         walk.EraTree("era array", sb.EraArrayRoot, sb.CurrentEra, sb.Geometry.NrBlocks);
@@ -53,6 +56,27 @@ public static class MetadataChecker
         walk.Archive("", sb.CatalogHead, sb.CurrentEra, sb.Geometry.NrBlocks);
         if (sb.SnapshotRoot != 0) walk.Snapshot(sb.SnapshotRoot, sb.CurrentEra);
         return problems;
+    }
+
+    /// <summary>
+    /// What is wrong with the slot that does not hold the newest superblock, or null when it holds a sound
+    /// older one or was never written. All zeros is "never written" only while the newest is the first
+    /// commit (sequence 1, as create, restore and import leave it); every later commit alternates slots.
+    /// </summary>
+    private static MetadataProblem? OtherSlotWarning(IBlockDevice device, Superblock newest, int slot)
+    {
+        var other = 1 - slot;
+        var buffer = new byte[BlockFormat.BlockSize];
+        var read = BlockIo.ReadBlock(device, (ulong)other, buffer);
+        var structure = $"superblock slot {other}";
+        var inUse = $"slot {slot} (sequence {newest.Sequence}) is in use";
+        if (read == 0 || buffer.AsSpan().IndexOfAnyExcept((byte)0) < 0)
+            return newest.Sequence > 1
+                ? new MetadataProblem((ulong)other, structure, $"empty, yet it was written before sequence {newest.Sequence}; {inUse}")
+                : null;
+        if (Superblock.TryUnpack(buffer, (ulong)other, out var problem) != null) return null;
+        return new MetadataProblem((ulong)other, structure,
+            $"{problem}; {inUse}. A torn superblock write leaves this; damage to a newer commit looks the same");
     }
 
     /// <summary>The walk over one state; the live state's blocks may each be reached once, the snapshot may share them.</summary>

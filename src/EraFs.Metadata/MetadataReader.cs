@@ -70,9 +70,11 @@ public sealed class MetadataReader : IDisposable
 
     /// <summary>
     /// Set runs of the archived writeset of one era (MetadataException when that era has none, also
-    /// when a live digest removes it mid-read: dump from the snapshot for a stable view).
+    /// when a live digest removes it mid-read: dump from the snapshot for a stable view). With
+    /// <paramref name="unreadable"/>, damaged pages are reported as the bit ranges they hold and skipped
+    /// (a range may be reported more than once when the read restarts).
     /// </summary>
-    public IEnumerable<BlockRun> ArchivedWritesetRuns(uint era, bool useSnapshot = false) =>
+    public IEnumerable<BlockRun> ArchivedWritesetRuns(uint era, bool useSnapshot = false, Action<BlockRun, MetadataException>? unreadable = null) =>
         Resumable((state, from) =>
         {
             var (archive, geometry) = useSnapshot
@@ -80,18 +82,21 @@ public sealed class MetadataReader : IDisposable
                 : (state.Archive, state.Superblock.Geometry);
             var entry = archive.FirstOrDefault(a => a.Era == era)
                 ?? throw new MetadataException($"{FileName}: no archived writeset for era {era}");
-            return WritesetBits.Runs(state.Source, entry.Root, Math.Min(entry.NrBits, geometry.NrBlocks), from);
+            return WritesetBits.Runs(state.Source, entry.Root, Math.Min(entry.NrBits, geometry.NrBlocks), from, unreadable);
         }, run => run.End);
 
-    /// <summary>Set runs of the live current writeset, journal records included.</summary>
-    public IEnumerable<BlockRun> CurrentWritesetRuns() =>
-        Resumable((state, from) => CurrentRuns(state, from), run => run.End);
+    /// <summary>Set runs of the live current writeset, journal records included; unreadable as for <see cref="ArchivedWritesetRuns"/>.</summary>
+    public IEnumerable<BlockRun> CurrentWritesetRuns(Action<BlockRun, MetadataException>? unreadable = null) =>
+        Resumable((state, from) => CurrentRuns(state, from, unreadable), run => run.End);
 
-    /// <summary>The era array as runs of equal era over every tracked block, ascending.</summary>
-    public IEnumerable<EraRun> EraArrayRuns(bool useSnapshot = false) =>
+    /// <summary>
+    /// The era array as runs of equal era over every tracked block, ascending. With
+    /// <paramref name="unreadable"/>, blocks whose page cannot be read are reported and come as era 0.
+    /// </summary>
+    public IEnumerable<EraRun> EraArrayRuns(bool useSnapshot = false, Action<BlockRun, MetadataException>? unreadable = null) =>
         Resumable((state, from) => useSnapshot
-            ? EraArray.Runs(state.Source, RequireSnapshot(state).EraArrayRoot, RequireSnapshot(state).Geometry.NrBlocks, from)
-            : EraArray.Runs(state.Source, state.Superblock.EraArrayRoot, state.Superblock.Geometry.NrBlocks, from),
+            ? EraArray.Runs(state.Source, RequireSnapshot(state).EraArrayRoot, RequireSnapshot(state).Geometry.NrBlocks, from, unreadable)
+            : EraArray.Runs(state.Source, state.Superblock.EraArrayRoot, state.Superblock.Geometry.NrBlocks, from, unreadable),
             run => run.End);
 
     /// <summary>
@@ -118,9 +123,9 @@ public sealed class MetadataReader : IDisposable
         if (!useSnapshot && state.Superblock.CurrentEra >= era) yield return CurrentRuns(state, from);
     }
 
-    private static IEnumerable<BlockRun> CurrentRuns(ReaderState state, ulong from) =>
+    private static IEnumerable<BlockRun> CurrentRuns(ReaderState state, ulong from, Action<BlockRun, MetadataException>? unreadable = null) =>
         BlockRuns.Union([
-            WritesetBits.Runs(state.Source, state.Superblock.CurrentWritesetRoot, state.Superblock.Geometry.NrBlocks, from),
+            WritesetBits.Runs(state.Source, state.Superblock.CurrentWritesetRoot, state.Superblock.Geometry.NrBlocks, from, unreadable),
             BlockRuns.From(state.JournalRuns, from),
         ]);
 

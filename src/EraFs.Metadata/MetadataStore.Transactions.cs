@@ -79,6 +79,7 @@ public sealed partial class MetadataStore
     private void MarkReachable()
     {
         _space.ResetUsage();
+        _deviceBlocks = (ulong)((_device.Length + BlockFormat.BlockSize - 1) / BlockFormat.BlockSize);
         for (ulong slot = 0; slot < Superblock.SlotCount; slot++) _space.MarkReachable(slot);
         for (ulong i = 0; i < _sb.JournalLength; i++) _space.MarkReachable(_sb.JournalStart + i);
         VisitLive(_sb, Mark);
@@ -91,7 +92,9 @@ public sealed partial class MetadataStore
 
     private void Mark(ulong block)
     {
-        if (block < Superblock.SlotCount + (ulong)_sb.JournalLength || block >= _space.TotalBlocks)
+        // Every block a durable state reaches was written (and synced) before it: a pointer past the
+        // file's end is damage, and must not grow the usage bitmap towards its value.
+        if (block < Superblock.SlotCount + (ulong)_sb.JournalLength || block >= _space.TotalBlocks || block >= _deviceBlocks)
             throw new MetadataCorruptException(
                 $"{_device.Name}: a pointer names block {block}, which is not a data block of this file ({_space.TotalBlocks} blocks)");
         _space.MarkReachable(block);

@@ -15,6 +15,7 @@ public sealed partial class MetadataStore : IEraStore
 
     private readonly IBlockDevice _device;
     private readonly MetadataSpace _space;
+    private ulong _deviceBlocks;
     private Superblock _sb;
     private int _durableSlot;
     private ulong _nextSequence;
@@ -34,9 +35,8 @@ public sealed partial class MetadataStore : IEraStore
         _nextEpoch = sb.JournalEpoch + 1;
         var deviceBlocks = (ulong)((device.Length + BlockFormat.BlockSize - 1) / BlockFormat.BlockSize);
         _space = new MetadataSpace(device, Math.Max(sb.TotalBlocks, deviceBlocks));
-        if (sb.JournalStart < Superblock.SlotCount || sb.JournalStart + sb.JournalLength > _space.TotalBlocks)
-            throw new MetadataCorruptException(
-                $"{device.Name}: superblock: journal blocks {sb.JournalStart}+{sb.JournalLength} lie outside the file");
+        if (MarkJournal.RegionProblem(sb, _space.TotalBlocks) is { } problem)
+            throw BlockFormat.Corrupt(device.Name, (ulong)slot, BlockKind.Superblock, problem);
         _archive = ArchiveCatalog.Load(_space, sb.CatalogHead);
         MarkReachable();
         _tail = MarkJournal.Replay(device, sb, _journaled);

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using EraFs.Core;
 
 namespace EraFs.Metadata;
 
@@ -75,26 +76,45 @@ internal static class PagedTree
         }
     }
 
-    /// <summary>Present pages at or after fromPage, ascending, read lazily.</summary>
-    public static IEnumerable<(ulong PageIndex, ulong Leaf)> Leaves(IBlockSource source, ulong root, int height, ulong fromPage = 0)
+    /// <summary>
+    /// Present pages at or after fromPage, ascending, read lazily. With <paramref name="unreadable"/>, an
+    /// index node that cannot be read is reported with the pages it covers (first, count) and skipped
+    /// instead of ending the walk.
+    /// </summary>
+    public static IEnumerable<(ulong PageIndex, ulong Leaf)> Leaves(IBlockSource source, ulong root, int height, ulong fromPage = 0,
+        Action<ulong, ulong, MetadataException>? unreadable = null) =>
+        Leaves(source, root, height, 0, fromPage, unreadable);
+
+    private static IEnumerable<(ulong PageIndex, ulong Leaf)> Leaves(IBlockSource source, ulong root, int height, ulong firstPage, ulong fromPage,
+        Action<ulong, ulong, MetadataException>? unreadable)
     {
         if (root == 0) yield break;
         if (height == 0)
         {
-            if (fromPage == 0) yield return (0, root);
+            if (fromPage == 0) yield return (firstPage, root);
             yield break;
         }
         var span = Capacity(height - 1);
         var first = (int)Math.Min(fromPage / span, Fanout);
-        var node = source.Read(root, BlockKind.IndexNode);
+        byte[] node;
+        try
+        {
+            node = source.Read(root, BlockKind.IndexNode);
+        }
+        catch (MetadataException ex) when (unreadable != null)
+        {
+            unreadable(firstPage + (ulong)first * span, (ulong)(Fanout - first) * span, ex);
+            node = [];
+        }
+        if (node.Length == 0) yield break;
         for (var slot = first; slot < Fanout; slot++)
         {
             var child = Child(node, slot);
             if (child == 0) continue;
             var basePage = (ulong)slot * span;
             var childFrom = fromPage > basePage ? fromPage - basePage : 0;
-            foreach (var (page, leaf) in Leaves(source, child, height - 1, childFrom))
-                yield return (basePage + page, leaf);
+            foreach (var item in Leaves(source, child, height - 1, firstPage + basePage, childFrom, unreadable))
+                yield return item;
         }
     }
 

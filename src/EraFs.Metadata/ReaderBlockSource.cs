@@ -20,8 +20,14 @@ internal sealed class ReaderBlockSource(IBlockDevice device, ulong sequence) : I
     {
         if (_cache.TryGetValue(blockNr, out var cached)) return cached;
         var buffer = new byte[BlockFormat.BlockSize];
-        BlockIo.ReadBlock(device, blockNr, buffer);
-        var problem = BlockFormat.Check(buffer, kind, blockNr);
+        // The state being read was synced before its superblock, so each of its blocks lies within the file.
+        var fileBlocks = (ulong)((device.Length + BlockFormat.BlockSize - 1) / BlockFormat.BlockSize);
+        var problem = blockNr >= fileBlocks ? $"pointer past the end of the file ({fileBlocks} blocks)" : null;
+        if (problem == null)
+        {
+            BlockIo.ReadBlock(device, blockNr, buffer);
+            problem = BlockFormat.Check(buffer, kind, blockNr);
+        }
         ConfirmUnchanged();
         if (problem != null) throw BlockFormat.Corrupt(device.Name, blockNr, kind, problem);
         if (_cache.Count >= 1024) _cache.Clear();

@@ -16,7 +16,9 @@ internal sealed record ReaderState(
     /// <summary>Loads the newest state; throws <see cref="StateChangedException"/> when a commit raced the load.</summary>
     public static ReaderState Load(IBlockDevice device)
     {
-        var (sb, _) = Superblock.ReadNewest(device);
+        var (sb, slot) = Superblock.ReadNewest(device);
+        if (MarkJournal.RegionProblem(sb, sb.TotalBlocks) is { } problem)
+            throw BlockFormat.Corrupt(device.Name, (ulong)slot, BlockKind.Superblock, problem);
         var source = new ReaderBlockSource(device, sb.Sequence);
         var archive = ArchiveCatalog.Load(source, sb.CatalogHead);
         var journal = new List<BlockRun>();

@@ -40,15 +40,34 @@ internal static class WritesetBits
     public static void Visit(IBlockSource source, ulong root, Action<ulong> visit) =>
         PagedTree.VisitBlocks(source, root, Height, visit);
 
-    /// <summary>Set runs below nrBits starting at or after fromBit, ascending and maximal, read lazily.</summary>
-    public static IEnumerable<BlockRun> Runs(IBlockSource source, ulong root, ulong nrBits, ulong fromBit = 0)
+    /// <summary>
+    /// Set runs below nrBits starting at or after fromBit, ascending and maximal, read lazily. With
+    /// <paramref name="unreadable"/>, bits whose page (or index node) cannot be read are reported and
+    /// skipped; the caller must not take them for clear.
+    /// </summary>
+    public static IEnumerable<BlockRun> Runs(IBlockSource source, ulong root, ulong nrBits, ulong fromBit = 0,
+        Action<BlockRun, MetadataException>? unreadable = null)
     {
         ulong runStart = 0, runEnd = 0;
-        foreach (var (page, leaf) in PagedTree.Leaves(source, root, Height, fromBit / PerPage))
+        Action<ulong, ulong, MetadataException>? onNode = unreadable == null ? null : (firstPage, pages, ex) =>
+        {
+            var start = firstPage * PerPage;
+            if (start < nrBits) unreadable(new BlockRun(start, Math.Min(nrBits - start, pages * PerPage)), ex);
+        };
+        foreach (var (page, leaf) in PagedTree.Leaves(source, root, Height, fromBit / PerPage, onNode))
         {
             var pageBase = page * PerPage;
             if (pageBase >= nrBits) break;
-            var data = source.Read(leaf, BlockKind.BitsetPage);
+            byte[] data;
+            try
+            {
+                data = source.Read(leaf, BlockKind.BitsetPage);
+            }
+            catch (MetadataException ex) when (onNode != null)
+            {
+                onNode(page, 1, ex);
+                continue;
+            }
             foreach (var (start, count) in RunsInPage(data, Math.Min(PerPage, nrBits - pageBase)))
             {
                 var s = pageBase + start;

@@ -14,9 +14,14 @@ public sealed record EraWriteset(uint Era, ulong NrBits, ulong[] Words)
     public static EraWriteset FromRuns(uint era, ulong nrBits, IEnumerable<BlockRun> runs)
     {
         var ws = Empty(era, nrBits);
-        foreach (var run in runs)
-            for (var b = run.Start; b < Math.Min(run.End, nrBits); b++) ws.Set(b);
+        foreach (var run in runs) ws.Set(run);
         return ws;
+    }
+
+    /// <summary>Sets the run's bits below NrBits.</summary>
+    public void Set(BlockRun run)
+    {
+        for (var b = run.Start; b < Math.Min(run.End, NrBits); b++) Set(b);
     }
 
     public bool IsSet(ulong block) => block < NrBits && (Words[block / 64] >> (int)(block % 64) & 1) != 0;

@@ -3,64 +3,128 @@ using EraFs.Metadata;
 
 namespace EraFs.Tools;
 
+/// <summary>Blocks a salvage gave an era it could not read for them: which view, the era given, how many blocks.</summary>
+public sealed record SalvageGuess(bool InSnapshot, uint Era, ulong Blocks);
+
 /// <summary>Converts between native metadata and the shared era-history IR.</summary>
 public static class NativeHistory
 {
     /// <summary>
     /// Loads the live view (archived writesets, then the current writeset under the current era when
-    /// it has any block) and the held snapshot's view. With a report, a damaged writeset or era array
-    /// is reported and left out (era array: all 0) instead of failing the whole load.
+    /// it has any block) and the held snapshot's view. With a report, damage is reported and salvaged
+    /// instead of failing the whole load, never as "not written": a block whose writeset bit cannot be
+    /// read is taken as set (given that writeset's era), and a block whose era-array entry cannot be read
+    /// gets the view's current era, the only bound the format guarantees for an entry. How many blocks
+    /// were given each era goes to <paramref name="guessed"/>.
     /// </summary>
-    public static EraHistory Load(MetadataReader reader, Action<string>? report = null)
+    public static EraHistory Load(MetadataReader reader, Action<string>? report = null, Action<SalvageGuess>? guessed = null)
     {
         var geometry = reader.Geometry;
-        var live = LoadState(reader, reader.CurrentEra, geometry.NrBlocks, useSnapshot: false, report);
+        var live = LoadState(reader, reader.CurrentEra, geometry.NrBlocks, useSnapshot: false, report, guessed);
         EraState? snapshot = null;
         if (reader.HeldSnapshot != null)
         {
             if (reader.SnapshotGeometry.NrBlocks != geometry.NrBlocks)
                 throw new MetadataException($"{reader.FileName}: the held snapshot has {reader.SnapshotGeometry.NrBlocks} blocks, the live state {geometry.NrBlocks} (resized since it was taken)");
-            snapshot = LoadState(reader, reader.SnapshotEra, geometry.NrBlocks, useSnapshot: true, report);
+            snapshot = LoadState(reader, reader.SnapshotEra, geometry.NrBlocks, useSnapshot: true, report, guessed);
         }
         return new EraHistory(SectorsOf(geometry.BlockSize), geometry.NrBlocks, live, snapshot);
     }
 
     public static uint SectorsOf(uint blockSizeBytes) => blockSizeBytes / 512;
 
-    private static EraState LoadState(MetadataReader reader, uint currentEra, ulong nrBlocks, bool useSnapshot, Action<string>? report)
+    private static EraState LoadState(MetadataReader reader, uint currentEra, ulong nrBlocks, bool useSnapshot,
+        Action<string>? report, Action<SalvageGuess>? guessed)
     {
+        if (report == null)
+        {
+            var strictWritesets = reader.ArchivedWritesets(useSnapshot)
+                .Select(a => EraWriteset.FromRuns(a.Era, Math.Min(a.NrBits, nrBlocks), reader.ArchivedWritesetRuns(a.Era, useSnapshot)))
+                .ToList();
+            if (!useSnapshot && EraWriteset.FromRuns(currentEra, nrBlocks, reader.CurrentWritesetRuns()) is { IsEmpty: false } strictCurrent)
+                strictWritesets.Add(strictCurrent);
+            var strictEras = new uint[nrBlocks];
+            foreach (var run in reader.EraArrayRuns(useSnapshot))
+                if (run.Era != 0) Array.Fill(strictEras, run.Era, (int)run.Start, (int)run.Count);
+            return new EraState(currentEra, strictWritesets, strictEras);
+        }
+
+        var salvage = new Salvage(nrBlocks, report);
         var writesets = new List<EraWriteset>();
         foreach (var archived in reader.ArchivedWritesets(useSnapshot))
-        {
-            var nrBits = Math.Min(archived.NrBits, nrBlocks);
-            var ws = Salvage(report, () => EraWriteset.FromRuns(archived.Era, nrBits, reader.ArchivedWritesetRuns(archived.Era, useSnapshot)));
-            if (ws != null) writesets.Add(ws);
-        }
+            writesets.Add(salvage.Writeset(archived.Era, Math.Min(archived.NrBits, nrBlocks),
+                unreadable => reader.ArchivedWritesetRuns(archived.Era, useSnapshot, unreadable)));
         if (!useSnapshot)
         {
-            var current = Salvage(report, () => EraWriteset.FromRuns(currentEra, nrBlocks, reader.CurrentWritesetRuns()));
-            if (current is { IsEmpty: false }) writesets.Add(current);
+            var current = salvage.Writeset(currentEra, nrBlocks, reader.CurrentWritesetRuns);
+            if (!current.IsEmpty) writesets.Add(current);
         }
-        var eras = Salvage(report, () =>
-        {
-            var array = new uint[nrBlocks];
-            foreach (var run in reader.EraArrayRuns(useSnapshot))
-                if (run.Era != 0) Array.Fill(array, run.Era, (int)run.Start, (int)run.Count);
-            return array;
-        }) ?? new uint[nrBlocks];
+        var eras = salvage.Eras(currentEra, unreadable => reader.EraArrayRuns(useSnapshot, unreadable));
+        foreach (var (era, blocks) in salvage.Guessed) guessed?.Invoke(new SalvageGuess(useSnapshot, era, blocks));
         return new EraState(currentEra, writesets, eras);
     }
 
-    private static T? Salvage<T>(Action<string>? report, Func<T> load) where T : class
+    /// <summary>One view's salvage: what could not be read is reported once and given the newest era it may have.</summary>
+    private sealed class Salvage(ulong nrBlocks, Action<string> report)
     {
-        try
+        private readonly HashSet<string> _reported = [];
+        private readonly SortedDictionary<uint, EraWriteset> _guessed = [];
+
+        public IEnumerable<(uint Era, ulong Blocks)> Guessed => _guessed.Select(g => (g.Key, g.Value.Count));
+
+        public EraWriteset Writeset(uint era, ulong nrBits, Func<Action<BlockRun, MetadataException>, IEnumerable<BlockRun>> runs)
         {
-            return load();
+            var ws = EraWriteset.Empty(era, nrBits);
+            void Unknown(BlockRun run, MetadataException ex)
+            {
+                Report(ex);
+                ws.Set(run);
+                Guess(era, run);
+            }
+            try
+            {
+                foreach (var run in runs(Unknown)) ws.Set(run);
+            }
+            catch (MetadataException ex)
+            {
+                // Not even the damaged range is known: any of its bits may have been set.
+                Unknown(new BlockRun(0, nrBits), ex);
+            }
+            return ws;
         }
-        catch (MetadataException ex) when (report != null)
+
+        public uint[] Eras(uint currentEra, Func<Action<BlockRun, MetadataException>, IEnumerable<EraRun>> runs)
         {
-            report(ex.Message);
-            return null;
+            var eras = new uint[nrBlocks];
+            void Unknown(BlockRun run, MetadataException ex)
+            {
+                Report(ex);
+                var end = Math.Min(run.End, nrBlocks);
+                if (end <= run.Start) return;
+                Array.Fill(eras, currentEra, (int)run.Start, (int)(end - run.Start));
+                Guess(currentEra, run);
+            }
+            try
+            {
+                foreach (var run in runs(Unknown))
+                    if (run.Era != 0) Array.Fill(eras, run.Era, (int)run.Start, (int)run.Count);
+            }
+            catch (MetadataException ex)
+            {
+                Unknown(new BlockRun(0, nrBlocks), ex);
+            }
+            return eras;
+        }
+
+        private void Report(MetadataException ex)
+        {
+            if (_reported.Add(ex.Message)) report(ex.Message);
+        }
+
+        private void Guess(uint era, BlockRun run)
+        {
+            if (!_guessed.TryGetValue(era, out var blocks)) _guessed[era] = blocks = EraWriteset.Empty(era, nrBlocks);
+            blocks.Set(run);
         }
     }
 

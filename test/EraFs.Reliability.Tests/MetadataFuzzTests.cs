@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Diagnostics;
 using EraFs.Core;
 using EraFs.Metadata;
@@ -8,6 +9,8 @@ namespace EraFs.Reliability.Tests;
 /// <summary>
 /// S11: a seeded mutation fuzzer over valid metadata of several sizes and eras. Every mutant must open with at least
 /// the original marks, or be refused with a MetadataException naming what is wrong; never crash, hang or open with fewer marks.
+/// The checker must get through every mutant without crashing too. Crafted mutants set an on-disk number to a huge value
+/// and reseal the block, so the checksum passes and only range checks stand between the value and an overflow.
 /// </summary>
 [TestFixture]
 [Category("Reliability")]
@@ -58,6 +61,7 @@ public class MetadataFuzzTests
             {
                 var seed = seeds[i % seeds.Length];
                 var (mutant, how, knownGap) = Mutate(seed, random);
+                if (how.StartsWith("crafted", StringComparison.Ordinal)) report.Count("crafted huge-value mutants");
                 var watch = Stopwatch.StartNew();
                 Verdict(seed, mutant, knownGap, report, $"mutant {i} ({how})");
                 if (watch.Elapsed > slowest) slowest = watch.Elapsed;
@@ -73,6 +77,14 @@ public class MetadataFuzzTests
     {
         try
         {
+            try
+            {
+                MetadataChecker.Check(new FaultyDevice("meta.bin", mutant), superblockOnly: false);
+            }
+            catch (MetadataException)
+            {
+                // The checker may refuse a file it cannot even open; only a crash is a failure here.
+            }
             using (var reader = new MetadataReader(new FaultyDevice("meta.bin", mutant)))
             {
                 var lost = 0L;
@@ -114,7 +126,7 @@ public class MetadataFuzzTests
     {
         var m = seed.Image.ToArray();
         var blocks = m.Length / Block;
-        switch (random.Next(7))
+        switch (random.Next(9))
         {
             case 0:
                 var bit = random.NextInt64(0, m.Length * 8L);
@@ -141,6 +153,10 @@ public class MetadataFuzzTests
                 var spliced = random.Next(Math.Min(blocks, seed.Older.Length / Block));
                 seed.Older.AsSpan(spliced * Block, Block).CopyTo(m.AsSpan(spliced * Block));
                 return (m, $"block {spliced} from an older generation", true);
+            case 7:
+                return CraftSuperblockField(m, random);
+            case 8:
+                return CraftPointer(m, random) ?? CraftSuperblockField(m, random);
             default:
                 // A field of the first blocks (superblocks, journal) set to its extreme value.
                 var field = random.Next(0, Math.Min(m.Length, 4 * Block) / 8) * 8;
@@ -148,5 +164,53 @@ public class MetadataFuzzTests
                 m.AsSpan(field, width).Fill(random.Next(2) == 0 ? (byte)0xFF : (byte)0);
                 return (m, $"{width}-byte field at {field} set to an extreme", InKnownGap(field / Block));
         }
+    }
+
+    /// <summary>Superblock fields a reader computes with: (offset in the block, width).</summary>
+    private static readonly (int Offset, int Width)[] s_superblockFields =
+        [(88, 8), (96, 8), (104, 8), (112, 8), (120, 8), (128, 4), (144, 8), (64, 8), (72, 8)];
+
+    /// <summary>Values that overflow a block-to-offset product, a start + length sum or an allocation.</summary>
+    private static ulong HugeValue(Random random)
+    {
+        var near = (ulong)random.Next(0, 8);
+        return random.Next(6) switch
+        {
+            0 => ulong.MaxValue - near,
+            1 => (1UL << 51) + near,
+            2 => (1UL << 52) - 1 - near,
+            3 => (ulong)(long.MaxValue / Block) + near - 4,
+            4 => (1UL << 63) + near,
+            _ => uint.MaxValue - near,
+        };
+    }
+
+    private static (byte[], string, bool) CraftSuperblockField(byte[] m, Random random)
+    {
+        var slot = random.Next(2);
+        var (offset, width) = s_superblockFields[random.Next(s_superblockFields.Length)];
+        var value = HugeValue(random);
+        var block = m.AsSpan(slot * Block, Block);
+        if (width == 8) BinaryPrimitives.WriteUInt64LittleEndian(block[offset..], value);
+        else BinaryPrimitives.WriteUInt32LittleEndian(block[offset..], (uint)value);
+        BlockFormat.Seal(block, BlockKind.Superblock, (ulong)slot);
+        // A resealed superblock is self-consistent: the format cannot tell it from a real commit (known gap).
+        return (m, $"crafted: superblock slot {slot} field at {offset} set to {value}", true);
+    }
+
+    /// <summary>A u64 of an index node, catalog or snapshot root set to a huge value and the block resealed; null when the image has none.</summary>
+    private static (byte[], string, bool)? CraftPointer(byte[] m, Random random)
+    {
+        var candidates = Enumerable.Range((int)(2 + JournalBlocks), m.Length / Block - (int)(2 + JournalBlocks))
+            .Where(b => (BlockKind)BinaryPrimitives.ReadUInt16LittleEndian(m.AsSpan(b * Block + 4)) is BlockKind.IndexNode or BlockKind.ArchiveCatalog or BlockKind.SnapshotRoot)
+            .ToList();
+        if (candidates.Count == 0) return null;
+        var b = candidates[random.Next(candidates.Count)];
+        var kind = (BlockKind)BinaryPrimitives.ReadUInt16LittleEndian(m.AsSpan(b * Block + 4));
+        var at = BlockFormat.HeaderSize + random.Next(BlockFormat.PayloadSize / 8) * 8;
+        var value = HugeValue(random);
+        BinaryPrimitives.WriteUInt64LittleEndian(m.AsSpan(b * Block + at), value);
+        BlockFormat.Seal(m.AsSpan(b * Block, Block), kind, (ulong)b);
+        return (m, $"crafted: {kind} block {b} u64 at {at} set to {value}", false);
     }
 }

@@ -106,6 +106,24 @@ public class DmFormatTests
         Assert.That(salvaged.Live.Writesets, Has.Count.EqualTo(2));
     }
 
+    [TestCase(uint.MaxValue, "more than the")]
+    [TestCase(2_000_000u, "era array blocks, the metadata has")]
+    public void A_huge_nr_blocks_is_refused_naming_the_superblock_before_anything_is_allocated(uint nrBlocks, string expected)
+    {
+        var history = HistoryGenerator.Generate(seed: 6, nrBlocks: 100, writesets: 2, snapshot: false, currentWrites: false);
+        var image = DmEraWriter.Write(history);
+        var superblock = image.Block(0).AsSpan();
+        BinaryPrimitives.WriteUInt32LittleEndian(superblock[0xB4..], nrBlocks);
+        DmBlock.Seal(superblock, DmBlockKind.Superblock, 0);
+
+        foreach (var report in new Action<ulong, string>?[] { null, (_, _) => { } })
+        {
+            var ex = Assert.Throws<DmFormatException>(() => DmEraReader.Read(new DmImageReader(image), report));
+            Assert.That(ex!.Block, Is.Zero);
+            Assert.That(ex.Problem, Does.Contain(expected));
+        }
+    }
+
     [Test]
     public void Import_keeps_the_held_snapshot()
     {

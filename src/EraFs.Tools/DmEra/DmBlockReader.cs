@@ -10,6 +10,9 @@ public sealed class DmFormatException(ulong block, string problem) : Exception($
 /// <summary>Verified block reads from dm-era metadata.</summary>
 public interface IDmBlockReader
 {
+    /// <summary>Blocks the metadata holds; no sound structure can need more.</summary>
+    ulong TotalBlocks { get; }
+
     /// <summary>Null and the block when it is a sound block of that kind at that location; else what is wrong.</summary>
     string? TryRead(ulong location, DmBlockKind kind, out byte[] block);
 }
@@ -51,6 +54,8 @@ public sealed class DmFileReader : IDmBlockReader, IDisposable
 /// <summary>Reads blocks of an image being built or served from memory.</summary>
 public sealed class DmImageReader(DmMetadataImage image) : IDmBlockReader
 {
+    public ulong TotalBlocks => image.AllocatedBlocks;
+
     public string? TryRead(ulong location, DmBlockKind kind, out byte[] block)
     {
         if (location >= image.AllocatedBlocks)

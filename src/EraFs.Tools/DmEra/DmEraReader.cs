@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using EraFs.Core;
 
 namespace EraFs.Tools.DmEra;
 
@@ -27,6 +28,12 @@ public static class DmEraReader
 
     private static EraState ReadState(IDmBlockReader reader, DmSuperblock sb, string prefix, bool includeCurrent, Action<ulong, string>? report)
     {
+        // nr_blocks sizes the arrays below: a damaged, huge value must be refused before anything is allocated.
+        var arrayBlocks = ((ulong)sb.NrBlocks + (ulong)DmArray.EntriesPerBlock(4) - 1) / (ulong)DmArray.EntriesPerBlock(4);
+        if (sb.NrBlocks > EraGeometry.MaxNrBlocks)
+            throw new DmFormatException(sb.Location, $"{prefix}superblock: {sb.NrBlocks} blocks, more than the {EraGeometry.MaxNrBlocks} EraFs supports");
+        if (arrayBlocks > reader.TotalBlocks)
+            throw new DmFormatException(sb.Location, $"{prefix}superblock: {sb.NrBlocks} blocks need {arrayBlocks} era array blocks, the metadata has {reader.TotalBlocks} blocks");
         var writesets = new SortedDictionary<uint, EraWriteset>();
         foreach (var (key, value) in DmBtree.Walk(reader, sb.WritesetTreeRoot, 12, prefix + "writeset tree", report))
         {
