@@ -221,8 +221,17 @@ public sealed class DeviceFileSystem : FuseFileSystem
         UpdateMax(ref _largestWrite, len);
         var admitted = Admit("write", offset, len);
         if (admitted < 0) return admitted;
-        var rc = _origin.Write(data[..len], offset);
-        _interceptor?.AfterWrite(offset, len, rc >= 0);
+        var rc = FuseErrors.EIO;
+        try
+        {
+            rc = _origin.Write(data[..len], offset);
+        }
+        finally
+        {
+            // Admission and release are one scope: a throw after admission must not leave the
+            // region counted in flight, or it would never be cleared or resynced.
+            _interceptor?.AfterWrite(offset, len, rc >= 0);
+        }
         return rc;
     }
 
@@ -262,8 +271,15 @@ public sealed class DeviceFileSystem : FuseFileSystem
         var len = Math.Min(length, _origin.Size - offset);
         var admitted = Admit("discard", offset, len);
         if (admitted < 0) return admitted;
-        var rc = _origin.Zero(offset, len, punch);
-        _interceptor?.AfterWrite(offset, len, rc >= 0);
+        var rc = FuseErrors.EIO;
+        try
+        {
+            rc = _origin.Zero(offset, len, punch);
+        }
+        finally
+        {
+            _interceptor?.AfterWrite(offset, len, rc >= 0);
+        }
         return rc;
     }
 

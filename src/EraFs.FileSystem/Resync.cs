@@ -84,6 +84,7 @@ public sealed class Resync : IDisposable
     public void Stop()
     {
         _stop.Set();
+        _regions.CancelRecovery();
         _thread.Join();
     }
 

@@ -8,16 +8,36 @@ public sealed partial class RegionTracker
     /// </summary>
     public bool TryBeginRecovery(out ulong region)
     {
+        region = 0;
+        lock (_gate)
+        {
+            if (_recoveryCancelled) return false;
+        }
         lock (_logLock)
         {
             if (!_log.TryGetResyncWork(out region)) return false;
         }
+        bool quiesced;
         lock (_gate)
         {
             _recovering[region] = true;
-            while (_pending[region] > 0) Monitor.Wait(_gate);
+            // Release pulses when a recovering region's last write is done; a cancel ends the wait too.
+            while (_pending[region] > 0 && !_recoveryCancelled) Monitor.Wait(_gate);
+            quiesced = _pending[region] == 0;
         }
-        return true;
+        if (quiesced) return true;
+        EndRecovery(region, inSync: false);
+        return false;
+    }
+
+    /// <summary>Ends any wait in <see cref="TryBeginRecovery"/> and makes it return false from now on (resync stopping).</summary>
+    public void CancelRecovery()
+    {
+        lock (_gate)
+        {
+            _recoveryCancelled = true;
+            Monitor.PulseAll(_gate);
+        }
     }
 
     /// <summary>Ends a recovery: records the outcome in the log and releases writes waiting for the region.</summary>

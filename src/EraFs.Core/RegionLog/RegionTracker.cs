@@ -24,6 +24,7 @@ public sealed partial class RegionTracker : IWriteInterceptor, IDisposable
     private readonly bool[] _marked;
     private readonly ulong[] _requestedIn;
     private readonly bool[] _recovering;
+    private bool _recoveryCancelled;
     private readonly bool[] _inSync;
     private readonly HashSet<ulong> _cleanCandidates = [];
     private List<ulong> _collecting = [];
@@ -149,10 +150,15 @@ public sealed partial class RegionTracker : IWriteInterceptor, IDisposable
     {
         lock (_gate)
         {
+            var recoveryWaits = false;
             for (var r = first; r <= last; r++)
             {
-                if (--_pending[r] == 0 && _marked[r]) _cleanCandidates.Add(r);
+                if (--_pending[r] != 0) continue;
+                if (_marked[r]) _cleanCandidates.Add(r);
+                recoveryWaits |= _recovering[r];
             }
+            // TryBeginRecovery waits for exactly this: the last write in flight on its region.
+            if (recoveryWaits) Monitor.PulseAll(_gate);
         }
     }
 

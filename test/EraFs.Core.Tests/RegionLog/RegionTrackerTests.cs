@@ -120,4 +120,35 @@ public sealed class RegionTrackerTests
         Assert.That(tracker.IsInSync(0), Is.True);
         Assert.That(log.SyncCount, Is.EqualTo(1UL));
     }
+
+    [Test]
+    public void Recovery_waits_for_an_in_flight_write_then_proceeds()
+    {
+        var log = new CoreDirtyRegionLog(8 * RegionSize, RegionSize, RegionLogSync.Default);
+        using var tracker = new RegionTracker(log, 8 * RegionSize, () => true, cleanInterval: TimeSpan.FromHours(1));
+        tracker.BeforeWrite(100, 10);
+        var began = false;
+        var recovery = Started(() => began = tracker.TryBeginRecovery(out _));
+        Assert.That(recovery.Join(200), Is.False, "recovery waits while the write is in flight");
+        tracker.AfterWrite(100, 10, true);
+        Assert.That(recovery.Join(5000), Is.True, "the write's release wakes the recovery");
+        Assert.That(began, Is.True);
+    }
+
+    [Test]
+    public void Stopping_recovery_ends_its_wait_on_a_writer_that_never_finishes()
+    {
+        var log = new CoreDirtyRegionLog(8 * RegionSize, RegionSize, RegionLogSync.Default);
+        using var tracker = new RegionTracker(log, 8 * RegionSize, () => true, cleanInterval: TimeSpan.FromHours(1));
+        tracker.BeforeWrite(100, 10);
+        var began = true;
+        var recovery = Started(() => began = tracker.TryBeginRecovery(out _));
+        Assert.That(recovery.Join(200), Is.False);
+        tracker.CancelRecovery();
+        Assert.That(recovery.Join(5000), Is.True, "an unmount is not held up by the writer");
+        Assert.That(began, Is.False);
+        Assert.That(tracker.IsInSync(0), Is.False, "the region stays out of sync for the next mount");
+        Assert.That(tracker.TryBeginRecovery(out _), Is.False, "no recovery starts once stopped");
+        tracker.AfterWrite(100, 10, true);
+    }
 }
