@@ -86,17 +86,8 @@ internal static class MountVerb
         var logPath = r.LogPath ?? DaemonLauncher.DefaultLogPath(r.MountPoint);
         if (!r.Foreground) return DaemonLauncher.Launch(r.Args, stdout, stderr, logPath, r.MountPoint);
 
-        DaemonLog log;
-        if (r.DaemonChild)
-        {
-            Mono.Unix.Native.Syscall.setsid();
-            Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
-            log = new DaemonLog(new StreamWriter(logPath, append: true));
-        }
-        else
-        {
-            log = new DaemonLog(r.LogPath is null ? stderr : new StreamWriter(r.LogPath, append: true));
-        }
+        if (r.DaemonChild) Mono.Unix.Native.Syscall.setsid();
+        var log = r.DaemonChild || r.LogPath is not null ? OpenLog(logPath) : new DaemonLog(stderr);
 
         using (log)
         using (var signals = new StopSignals(log))
@@ -178,6 +169,18 @@ internal static class MountVerb
         Mono.Unix.Native.Syscall.dup2(fd, 1);
         Mono.Unix.Native.Syscall.dup2(fd, 2);
         Mono.Unix.Native.Syscall.close(fd);
+    }
+
+    private static DaemonLog OpenLog(string path)
+    {
+        try
+        {
+            return DaemonLog.OpenFile(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException(ex.Message);
+        }
     }
 
     private static Origin OpenOrigin(string path)

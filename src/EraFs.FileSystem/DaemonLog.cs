@@ -1,12 +1,51 @@
+using System.Text;
 using EraFs.Fuse;
+using Mono.Unix.Native;
 
 namespace EraFs.FileSystem;
 
-/// <summary>Timestamped log lines to a writer (the daemon's log file, or stderr in the foreground); thread-safe.</summary>
-public sealed class DaemonLog(TextWriter writer, bool verbose = true) : IFuseLog, IDisposable
+/// <summary>
+/// Timestamped log lines to the daemon's log file or to a writer (stderr in the foreground);
+/// thread-safe, and never throws: a line that cannot be written is counted in <see cref="LinesLost"/>.
+/// </summary>
+/// <remarks>
+/// Logging happens inside FUSE callbacks, where an exception would abort the daemon while a loop
+/// device depends on it, so a full or failing log disk costs lines, never service. The file is
+/// opened O_APPEND and each line goes out in one write(2), so the lines of two processes logging to
+/// one file (a refused second mount beside the live daemon) interleave whole and none is overwritten.
+/// </remarks>
+public sealed class DaemonLog : IFuseLog, IDisposable
 {
     private readonly Lock _lock = new();
     private readonly List<string> _errors = [];
+    private readonly TextWriter? _writer;
+    private readonly int _fd = -1;
+    private readonly bool _verbose;
+    private long _lost;
+
+    /// <summary>Logs to a writer (stderr, or a test's buffer).</summary>
+    public DaemonLog(TextWriter writer, bool verbose = true)
+    {
+        _writer = writer;
+        _verbose = verbose;
+    }
+
+    private DaemonLog(int fd, bool verbose)
+    {
+        _fd = fd;
+        _verbose = verbose;
+    }
+
+    /// <summary>Opens (creating it and its directory if needed) a log file for appending; IOException names the path.</summary>
+    public static DaemonLog OpenFile(string path, bool verbose = true)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (directory is not null) Directory.CreateDirectory(directory);
+        var fd = Syscall.open(path, OpenFlags.O_WRONLY | OpenFlags.O_APPEND | OpenFlags.O_CREAT | OpenFlags.O_CLOEXEC,
+            FilePermissions.S_IRUSR | FilePermissions.S_IWUSR | FilePermissions.S_IRGRP | FilePermissions.S_IROTH);
+        if (fd < 0) throw new IOException($"{path}: cannot open the log file: {Mono.Unix.UnixMarshal.GetErrorDescription(Stdlib.GetLastError())}");
+        return new DaemonLog(fd, verbose);
+    }
 
     /// <summary>The last few error lines, for the info file.</summary>
     public IReadOnlyList<string> RecentErrors
@@ -16,6 +55,9 @@ public sealed class DaemonLog(TextWriter writer, bool verbose = true) : IFuseLog
             lock (_lock) return [.. _errors];
         }
     }
+
+    /// <summary>Lines that could not be written (full or failing log disk, closed stderr).</summary>
+    public long LinesLost => Interlocked.Read(ref _lost);
 
     public void Info(string message) => Write("info", message, null);
 
@@ -31,14 +73,41 @@ public sealed class DaemonLog(TextWriter writer, bool verbose = true) : IFuseLog
 
     private void Write(string level, string message, Exception? exception)
     {
-        var line = $"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {level}: {message}";
-        lock (_lock)
+        try
         {
-            writer.WriteLine(line);
-            if (exception is not null && verbose) writer.WriteLine(exception.ToString());
-            writer.Flush();
+            var text = $"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {level}: {message}\n";
+            if (exception is not null && _verbose) text += exception + "\n";
+            if (_fd >= 0) WriteWhole(Encoding.UTF8.GetBytes(text));
+            else
+            {
+                lock (_lock)
+                {
+                    _writer!.Write(text);
+                    _writer.Flush();
+                }
+            }
+        }
+        catch (Exception)
+        {
+            Interlocked.Increment(ref _lost);
         }
     }
 
-    public void Dispose() => writer.Dispose();
+    private unsafe void WriteWhole(byte[] bytes)
+    {
+        fixed (byte* p = bytes)
+        {
+            long n;
+            do n = Syscall.write(_fd, p, (ulong)bytes.Length);
+            while (n < 0 && Stdlib.GetLastError() == Errno.EINTR);
+            // A short append (the disk filled mid-line) still loses the line's end: count it.
+            if (n != bytes.Length) Interlocked.Increment(ref _lost);
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_fd >= 0) Syscall.close(_fd);
+        else _writer!.Dispose();
+    }
 }

@@ -62,6 +62,7 @@ public sealed class ServedMount : IDisposable
         if (_mirror is not null)
             foreach (var line in _mirror.Info()) yield return line;
         foreach (var e in _log.RecentErrors.TakeLast(1)) yield return ("last_log_error", e);
+        yield return ("log_lines_lost", _log.LinesLost.ToString(CultureInfo.InvariantCulture));
     }
 
     private void Shutdown()
