@@ -150,7 +150,7 @@ public sealed unsafe class Origin : IDisposable, IDeviceIo
     {
         var mode = (punch ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE) | FALLOC_FL_KEEP_SIZE;
         if (NativeFile.fallocate(_fd, mode, offset, length) == 0) return 0;
-        var e = NativeConvert.ToErrno(System.Runtime.InteropServices.Marshal.GetLastSystemError());
+        var e = NativeConvert.ToErrno(System.Runtime.InteropServices.Marshal.GetLastPInvokeError());
         if (e != Errno.EOPNOTSUPP && e != Errno.ENOSYS && e != Errno.EINVAL) return -NativeConvert.FromErrno(e);
         for (long done = 0; done < length;)
         {

@@ -86,16 +86,33 @@ public sealed class ServedMount : IDisposable
         _log.Info($"unmounted {_mount.MountPoint}");
     }
 
+    /// <summary>How long <see cref="Dispose"/> waits for the FUSE loop and the clean shutdown before giving up on them.</summary>
+    public TimeSpan TeardownWait { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>True when Dispose found the loop still serving and left the origin and history open.</summary>
+    public bool LeakedOnDispose { get; private set; }
+
     public void Dispose()
     {
-        _mount.Dispose();
+        _mount.Dispose(TeardownWait);
+        bool stopped;
         try
         {
-            _completion.Wait(TimeSpan.FromSeconds(30));
+            stopped = _completion.Wait(TeardownWait);
         }
         catch (AggregateException)
         {
-            // Already logged by Shutdown.
+            // Shutdown failed and logged it; the loop has stopped all the same.
+            stopped = true;
+        }
+        if (!stopped)
+        {
+            // The loop may still call into the tracker and write the origin (a loop device holds the
+            // lazily unmounted mount): freeing the bitsets or closing the fd now would be a
+            // use-after-free, and a pwrite could land on whatever file reuses the descriptor.
+            LeakedOnDispose = true;
+            _log.Error($"the FUSE loop of {_mount.MountPoint} is still serving after {TeardownWait.TotalSeconds:0} s; the origin and the history stay open until the process exits");
+            return;
         }
         _mirror?.Dispose();
         _tracker?.Dispose();

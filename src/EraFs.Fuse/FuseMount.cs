@@ -81,7 +81,10 @@ public sealed unsafe partial class FuseMount : IDisposable
             args.Dispose();
         }
         if (_session == 0)
+        {
+            _self.Free();
             throw new FuseMountException($"{_mountPoint}: libfuse refused the mount options (see the message above)");
+        }
 
         var mp = Encoding.UTF8.GetBytes(_mountPoint + "\0");
         fixed (byte* p = mp)
@@ -90,6 +93,7 @@ public sealed unsafe partial class FuseMount : IDisposable
             {
                 LibFuse.fuse_session_destroy(_session);
                 _session = 0;
+                _self.Free();
                 throw new FuseMountException($"{_mountPoint}: mount failed (is /dev/fuse usable and fusermount3 installed?)");
             }
         }
@@ -114,7 +118,7 @@ public sealed unsafe partial class FuseMount : IDisposable
         // the kernel reclaims memory. The flag is per task and inherited by the worker threads
         // libfuse creates from this one.
         if (Libc.prctl(Libc.PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0)
-            _log.Info($"PR_SET_IO_FLUSHER not set: {FuseErrors.Describe(Marshal.GetLastSystemError())}");
+            _log.Info($"PR_SET_IO_FLUSHER not set: {FuseErrors.Describe(Marshal.GetLastPInvokeError())}");
         var config = LibFuse.fuse_loop_cfg_create();
         try
         {
@@ -157,13 +161,16 @@ public sealed unsafe partial class FuseMount : IDisposable
         return _completion.Task.Wait(timeout);
     }
 
-    public void Dispose()
+    public void Dispose() => Dispose(TimeSpan.FromSeconds(30));
+
+    /// <summary>Unmounts lazily if still mounted and waits up to <paramref name="wait"/> for the loop to end.</summary>
+    public void Dispose(TimeSpan wait)
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         if (_session != 0 && !_completion.Task.IsCompleted)
         {
             RequestUnmount(lazy: true);
-            _completion.Task.Wait(TimeSpan.FromSeconds(30));
+            _completion.Task.Wait(wait);
         }
         if (_self.IsAllocated && _completion.Task.IsCompleted) _self.Free();
         _readBuffers.Dispose();

@@ -172,7 +172,8 @@ internal static unsafe class FuseOperations
             if (reply.KeepCache) bits |= fuse_file_info.KeepCache;
             if (reply.NonSeekable) bits |= fuse_file_info.NonSeekable;
             fi->bits = bits;
-            LibFuse.fuse_reply_open(req, fi);
+            // The kernel refuses the reply when the open was interrupted; nobody will release it then.
+            if (LibFuse.fuse_reply_open(req, fi) != 0) mount.FileSystem.Release(ino, reply.Handle);
         }
         catch (Exception ex)
         {
@@ -289,8 +290,9 @@ internal static unsafe class FuseOperations
                 return;
             }
             // The listing is taken once per opendir so that paging through it is consistent.
-            fi->fh = (ulong)GCHandle.ToIntPtr(GCHandle.Alloc(entries));
-            LibFuse.fuse_reply_open(req, fi);
+            var listing = GCHandle.Alloc(entries);
+            fi->fh = (ulong)GCHandle.ToIntPtr(listing);
+            if (LibFuse.fuse_reply_open(req, fi) != 0) listing.Free();
         }
         catch (Exception ex)
         {

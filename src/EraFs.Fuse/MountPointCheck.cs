@@ -82,7 +82,7 @@ public static unsafe class MountPointCheck
             fixed (byte* p = bytes)
             {
                 if (Libc.umount2(p, lazy ? Libc.MNT_DETACH : 0) == 0) return 0;
-                return -Marshal.GetLastSystemError();
+                return -Marshal.GetLastPInvokeError();
             }
         }
         var psi = new ProcessStartInfo("fusermount3") { RedirectStandardError = true, UseShellExecute = false };

@@ -74,4 +74,27 @@ public class LoopDeviceTests
             }
         }
     }
+
+    [Test]
+    public void Teardown_leaves_the_origin_open_while_a_loop_device_still_has_the_mount_served()
+    {
+        var origin = _dir.SparseFile("origin.img", 8L << 20);
+        var m = new DeviceMount(_dir, 0, originPath: origin);
+        var loop = LoopDevice.Attach(m.DevicePath);
+        try
+        {
+            m.Served.TeardownWait = TimeSpan.FromSeconds(1);
+            m.Served.Dispose();
+            Assert.That(m.Served.LeakedOnDispose, Is.True, "the loop device keeps the lazily unmounted mount served");
+            var buffer = new byte[4096];
+            Assert.That(m.Origin.Read(buffer, 0), Is.EqualTo(buffer.Length), "the origin descriptor was not closed under the loop");
+            Assert.That(m.Log.RecentErrors, Has.Some.Contains("still serving"));
+        }
+        finally
+        {
+            loop.Dispose();
+        }
+        Assert.That(m.Served.Completion.Wait(TimeSpan.FromSeconds(30)), Is.True, "the loop ends once the loop device is gone");
+        m.Origin.Dispose();
+    }
 }
