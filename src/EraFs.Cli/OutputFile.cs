@@ -17,26 +17,17 @@ internal static class OutputFile
             WriteStdout(stdout, write);
             return;
         }
-        if (Directory.Exists(path)) throw new CliException($"{path}: is a directory");
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        if (!Directory.Exists(dir)) throw new CliException($"{path}: directory {dir} does not exist");
-        var temp = Path.Combine(dir, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            ToolFiles.Replace(path, temp =>
             {
+                using var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write);
                 WriteTo(stream, write);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, path, overwrite: true);
+            });
         }
         catch (UnauthorizedAccessException ex)
         {
             throw new CliException($"{path}: cannot write: {ex.Message}");
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
         }
     }
 

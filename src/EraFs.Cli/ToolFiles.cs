@@ -1,4 +1,6 @@
 using EraFs.Storage;
+using Mono.Unix;
+using Mono.Unix.Native;
 
 namespace EraFs.Cli;
 
@@ -80,6 +82,23 @@ internal static class ToolFiles
     /// </summary>
     public static void WriteAtomically(string path, Action<string> write)
     {
+        try
+        {
+            Replace(path, write);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{path}: cannot write: {ex.Message}");
+        }
+    }
+
+    /// <summary>
+    /// The one temp-file-and-rename: <paramref name="write"/> fills a temporary file beside path, which
+    /// is fsync'ed, renamed over path, and the directory fsync'ed, so after a crash path holds either
+    /// the old file or the whole new one. Exceptions pass through; the temporary file never stays.
+    /// </summary>
+    public static void Replace(string path, Action<string> write)
+    {
         if (Directory.Exists(path)) throw new CliException($"{path}: is a directory");
         var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if (!Directory.Exists(dir)) throw new CliException($"{path}: directory {dir} does not exist");
@@ -87,15 +106,28 @@ internal static class ToolFiles
         try
         {
             write(temp);
+            using (var written = File.OpenHandle(temp, FileMode.Open, FileAccess.ReadWrite)) RandomAccess.FlushToDisk(written);
             File.Move(temp, path, overwrite: true);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"{path}: cannot write: {ex.Message}");
+            SyncDirectory(dir);
         }
         finally
         {
             if (File.Exists(temp)) File.Delete(temp);
+        }
+    }
+
+    private static void SyncDirectory(string dir)
+    {
+        var fd = Syscall.open(dir, OpenFlags.O_RDONLY | OpenFlags.O_DIRECTORY | OpenFlags.O_CLOEXEC);
+        if (fd < 0) throw new IOException($"{dir}: cannot open the directory to sync the rename: {UnixMarshal.GetErrorDescription(Stdlib.GetLastError())}");
+        try
+        {
+            if (Syscall.fsync(fd) != 0)
+                throw new IOException($"{dir}: fsync of the directory failed: {UnixMarshal.GetErrorDescription(Stdlib.GetLastError())}");
+        }
+        finally
+        {
+            Syscall.close(fd);
         }
     }
 }

@@ -67,17 +67,6 @@ public sealed record EraWriteset(uint Era, ulong NrBits, ulong[] Words)
 /// </summary>
 public sealed record EraState(uint CurrentEra, IReadOnlyList<EraWriteset> Writesets, uint[] Eras)
 {
-    /// <summary>Blocks whose last write era is at least era: era-array entries ≥ era and writesets of era ≥ era.</summary>
-    public IEnumerable<BlockRun> WrittenSince(uint era)
-    {
-        var marked = EraWriteset.Empty(era, (ulong)Eras.Length);
-        for (var b = 0; b < Eras.Length; b++)
-            if (Eras[b] >= era) marked.Set((ulong)b);
-        foreach (var ws in Writesets.Where(w => w.Era >= era))
-            for (var i = 0; i < Math.Min(ws.Words.Length, marked.Words.Length); i++) marked.Words[i] |= ws.Words[i];
-        return marked.Runs();
-    }
-
     /// <summary>Each block's newest era: the newest writeset holding it, else its era-array entry.</summary>
     public uint[] LogicalEras()
     {
