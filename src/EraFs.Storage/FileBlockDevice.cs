@@ -1,25 +1,31 @@
 using EraFs.Core;
-using Microsoft.Win32.SafeHandles;
-using Mono.Unix;
-using Mono.Unix.Native;
 
 namespace EraFs.Storage;
 
 /// <summary>
-/// A file as a Core <see cref="IBlockDevice"/> (metadata, the disk region log): positional reads and
-/// writes that never move a shared offset, and <see cref="Flush"/> as fdatasync.
+/// A <see cref="PositionalFile"/> as a Core <see cref="IBlockDevice"/> (metadata, the disk region log):
+/// the one place where a negative errno becomes an IOException naming the file, and where
+/// <see cref="Flush"/> means fdatasync.
 /// </summary>
 public sealed class FileBlockDevice : IBlockDevice
 {
-    private readonly SafeFileHandle _handle;
+    private readonly PositionalFile _file;
     private readonly FileClaim? _claim;
+    private readonly bool _writable;
 
-    private FileBlockDevice(string path, SafeFileHandle handle, FileClaim? claim)
+    private FileBlockDevice(PositionalFile file, FileClaim? claim, bool writable)
     {
-        Name = path;
-        _handle = handle;
+        _file = file;
         _claim = claim;
+        _writable = writable;
     }
+
+    /// <summary>
+    /// Opens (or with <paramref name="create"/>, creates) the file. Failures throw IOException
+    /// "PATH: cannot open ROLE: reason".
+    /// </summary>
+    public static FileBlockDevice Open(string path, string role, bool writable, bool create = false) =>
+        new(PositionalFile.Open(path, role, writable, create), claim: null, writable);
 
     /// <summary>
     /// Opens or creates the file holding an exclusive <see cref="FileClaim"/> on it for as long as it
@@ -30,7 +36,7 @@ public sealed class FileBlockDevice : IBlockDevice
         var claim = FileClaim.Take(path, role, holder, createIfMissing: true);
         try
         {
-            return Open(path, role, writable: true, create: true, claim);
+            return new FileBlockDevice(PositionalFile.Open(path, role, writable: true, create: true), claim, writable: true);
         }
         catch
         {
@@ -39,51 +45,37 @@ public sealed class FileBlockDevice : IBlockDevice
         }
     }
 
-    /// <summary>
-    /// Opens (or with <paramref name="create"/>, creates) the file. Failures throw IOException
-    /// "PATH: cannot open ROLE: reason".
-    /// </summary>
-    public static FileBlockDevice Open(string path, string role, bool writable, bool create = false) =>
-        Open(path, role, writable, create, claim: null);
+    public string Name => _file.Path;
 
-    private static FileBlockDevice Open(string path, string role, bool writable, bool create, FileClaim? claim)
+    public long Length => Checked(_file.Length, "size");
+
+    public int Read(long offset, Span<byte> buffer) => (int)Checked(_file.Read(buffer, offset), $"read of {buffer.Length} bytes at {offset}");
+
+    public void Write(long offset, ReadOnlySpan<byte> data)
     {
-        try
-        {
-            var handle = File.OpenHandle(path,
-                create ? FileMode.OpenOrCreate : FileMode.Open,
-                writable ? FileAccess.ReadWrite : FileAccess.Read,
-                FileShare.ReadWrite);
-            return new FileBlockDevice(path, handle, claim);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new IOException($"{path}: cannot open {role}: {e.Message}", e);
-        }
+        RequireWritable();
+        Checked(_file.Write(data, offset), $"write of {data.Length} bytes at {offset}");
     }
 
-    public string Name { get; }
+    public void Flush() => Checked(_file.Sync(dataOnly: true), "fdatasync");
 
-    public long Length => RandomAccess.GetLength(_handle);
-
-    public int Read(long offset, Span<byte> buffer) => RandomAccess.Read(_handle, buffer, offset);
-
-    public void Write(long offset, ReadOnlySpan<byte> data) => RandomAccess.Write(_handle, data, offset);
-
-    public void Flush()
+    public void SetLength(long length)
     {
-        if (Syscall.fdatasync((int)_handle.DangerousGetHandle()) != 0)
-        {
-            var errno = Stdlib.GetLastError();
-            throw new IOException($"{Name}: fdatasync: {UnixMarshal.GetErrorDescription(errno)} ({errno})");
-        }
+        RequireWritable();
+        Checked(_file.SetLength(length), $"truncate to {length} bytes");
     }
 
-    public void SetLength(long length) => RandomAccess.SetLength(_handle, length);
+    private void RequireWritable()
+    {
+        if (!_writable) throw new UnauthorizedAccessException($"{Name}: opened read-only");
+    }
 
     public void Dispose()
     {
-        _handle.Dispose();
+        _file.Dispose();
         _claim?.Dispose();
     }
+
+    private long Checked(long result, string what) =>
+        result >= 0 ? result : throw new IOException($"{Name}: {what}: {PositionalFile.Describe((int)result)}");
 }

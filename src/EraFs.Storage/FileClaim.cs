@@ -46,10 +46,15 @@ public sealed partial class FileClaim : IDisposable
     {
         var flags = OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC | (createIfMissing ? OpenFlags.O_CREAT : 0);
         int fd;
-        do fd = Syscall.open(path, flags, FilePermissions.S_IRUSR | FilePermissions.S_IWUSR);
-        while (fd < 0 && Stdlib.GetLastError() == Errno.EINTR);
+        Errno openError;
+        do
+        {
+            fd = Syscall.open(path, flags, FilePermissions.S_IRUSR | FilePermissions.S_IWUSR);
+            openError = fd < 0 ? Stdlib.GetLastError() : 0;
+        }
+        while (openError == Errno.EINTR);
         if (fd < 0)
-            throw new IOException($"{path}: cannot open {role}: {Describe(Stdlib.GetLastError())}");
+            throw new IOException($"{path}: cannot open {role}: {Describe(openError)}");
         int rc;
         Errno errno;
         do
