@@ -45,14 +45,7 @@ public sealed partial class FileClaim : IDisposable
     public static FileClaim Take(string path, string role, string holder, bool createIfMissing = false)
     {
         var flags = OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC | (createIfMissing ? OpenFlags.O_CREAT : 0);
-        int fd;
-        Errno openError;
-        do
-        {
-            fd = Syscall.open(path, flags, FilePermissions.S_IRUSR | FilePermissions.S_IWUSR);
-            openError = fd < 0 ? Stdlib.GetLastError() : 0;
-        }
-        while (openError == Errno.EINTR);
+        var fd = PositionalFile.OpenDescriptor(path, flags, out var openError);
         if (fd < 0)
             throw new IOException($"{path}: cannot open {role}: {Describe(openError)}");
         int rc;

@@ -49,18 +49,25 @@ public sealed unsafe partial class PositionalFile : IDisposable
                 throw new IOException($"{path}: {role} is neither a regular file nor a block device");
         }
         var flags = (writable ? OpenFlags.O_RDWR : OpenFlags.O_RDONLY) | OpenFlags.O_CLOEXEC | (create ? OpenFlags.O_CREAT : 0);
-        int fd;
-        Errno errno;
-        do
-        {
-            fd = Syscall.open(path, flags, FilePermissions.S_IRUSR | FilePermissions.S_IWUSR);
-            errno = fd < 0 ? Stdlib.GetLastError() : 0;
-        }
-        while (errno == Errno.EINTR);
+        var fd = OpenDescriptor(path, flags, out var errno);
         if (fd < 0)
             throw new IOException($"{path}: cannot open {role}{(writable ? " read-write" : "")}: {Describe(errno)}");
         var isBlock = Syscall.fstat(fd, out var opened) == 0 && (opened.st_mode & FilePermissions.S_IFMT) == FilePermissions.S_IFBLK;
         return new PositionalFile(path, fd, isBlock);
+    }
+
+    /// <summary>open(2), retried on EINTR, creating files owner-only; the descriptor, or -1 with the errno.</summary>
+    internal static int OpenDescriptor(string path, OpenFlags flags, out Errno errno)
+    {
+        int fd;
+        do
+        {
+            fd = Syscall.open(path, flags, FilePermissions.S_IRUSR | FilePermissions.S_IWUSR);
+            // Read at once: a later P/Invoke may overwrite the saved errno.
+            errno = fd < 0 ? Stdlib.GetLastError() : 0;
+        }
+        while (errno == Errno.EINTR);
+        return fd;
     }
 
     /// <summary>Size in bytes (a block device's too), or a negative errno.</summary>
