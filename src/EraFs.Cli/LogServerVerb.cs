@@ -1,7 +1,8 @@
+using EraFs.RegionLog.Server;
 using System.CommandLine;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using EraFs.Core.RegionLog;
+using EraFs.RegionLog;
 using EraFs.Storage;
 
 namespace EraFs.Cli;

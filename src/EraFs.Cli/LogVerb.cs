@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
-using EraFs.Core.RegionLog;
+using EraFs.RegionLog;
 
 namespace EraFs.Cli;
 

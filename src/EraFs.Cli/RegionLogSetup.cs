@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using EraFs.Core.RegionLog;
+using EraFs.RegionLog;
 using EraFs.FileSystem;
 using EraFs.Storage;
 using Mono.Unix;

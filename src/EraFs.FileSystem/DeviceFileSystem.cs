@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
 using EraFs.Core;
-using EraFs.Core.RegionLog;
 using EraFs.Fuse;
 using Mono.Unix.Native;
 

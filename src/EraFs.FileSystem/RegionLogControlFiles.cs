@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using EraFs.Core.RegionLog;
+using EraFs.RegionLog;
 
 namespace EraFs.FileSystem;
 

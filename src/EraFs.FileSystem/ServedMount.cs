@@ -1,6 +1,5 @@
 using System.Globalization;
 using EraFs.Core;
-using EraFs.Core.RegionLog;
 using EraFs.Fuse;
 
 namespace EraFs.FileSystem;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using EraFs.Core.RegionLog;
+using EraFs.RegionLog;
 using EraFs.Fuse;
 using EraFs.TestSupport;
 

@@ -1,4 +1,4 @@
-using EraFs.Core.RegionLog;
+using EraFs.RegionLog;
 using EraFs.Fuse;
 using EraFs.TestSupport;
 

@@ -1,4 +1,4 @@
-using EraFs.Core.RegionLog;
+using EraFs.RegionLog;
 
 namespace EraFs.FileSystem.Tests;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace EraFs.Core.RegionLog;
+namespace EraFs.RegionLog;
 
 /// <summary>dm-log-userspace's request types (DM_ULOG_*), with the kernel's numbers.</summary>
 public enum UlogRequestType : uint

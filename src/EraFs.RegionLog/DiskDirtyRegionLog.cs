@@ -1,6 +1,7 @@
+using EraFs.Core;
 using System.Buffers.Binary;
 
-namespace EraFs.Core.RegionLog;
+namespace EraFs.RegionLog;
 
 /// <summary>
 /// dm-log's "disk" log: the core log's bits, with the clean bitmap persisted in dm-log's layout

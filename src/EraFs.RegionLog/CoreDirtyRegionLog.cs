@@ -1,4 +1,4 @@
-namespace EraFs.Core.RegionLog;
+namespace EraFs.RegionLog;
 
 /// <summary>
 /// dm-log's "core" log: clean, sync and recovering bits in memory only, so after a restart every

@@ -1,6 +1,6 @@
-using EraFs.Core.RegionLog;
+using EraFs.Core;
 
-namespace EraFs.Core.Tests.RegionLog;
+namespace EraFs.RegionLog.Tests;
 
 /// <summary>The region tracker's write path: marks durable before release, shared flushes, lazy clears, fail-safe refusals, recovery waits.</summary>
 public sealed class RegionTrackerTests

@@ -1,7 +1,6 @@
-using EraFs.Core.RegionLog;
 using EraFs.TestSupport;
 
-namespace EraFs.Core.Tests.RegionLog;
+namespace EraFs.RegionLog.Tests;
 
 /// <summary>The userspace log's wire format and its behaviour when the daemon goes away.</summary>
 public sealed class UserspaceRegionLogTests

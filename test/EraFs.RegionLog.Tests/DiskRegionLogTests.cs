@@ -1,8 +1,7 @@
 using System.Buffers.Binary;
-using EraFs.Core.RegionLog;
 using EraFs.TestSupport;
 
-namespace EraFs.Core.Tests.RegionLog;
+namespace EraFs.RegionLog.Tests;
 
 /// <summary>The disk log's bytes follow dm-log's layout, and dirty marks survive a reopen as out-of-sync regions.</summary>
 public sealed class DiskRegionLogTests

@@ -1,7 +1,6 @@
-using EraFs.Core.RegionLog;
 using EraFs.TestSupport;
 
-namespace EraFs.Core.Tests.RegionLog;
+namespace EraFs.RegionLog.Tests;
 
 /// <summary>The three log types the contract suite runs against.</summary>
 public enum LogKind

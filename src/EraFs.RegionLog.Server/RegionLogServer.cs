@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace EraFs.Core.RegionLog;
+namespace EraFs.RegionLog.Server;
 
 /// <summary>
 /// The daemon side of the userspace log: keeps one log per UUID, as dm-log-userspace names each

@@ -1,6 +1,5 @@
-using EraFs.Core.RegionLog;
 
-namespace EraFs.Core.Tests.RegionLog;
+namespace EraFs.RegionLog.Tests;
 
 /// <summary>dm-log's interface contract, the same cases for the core, disk and userspace logs.</summary>
 [TestFixture(LogKind.Core)]

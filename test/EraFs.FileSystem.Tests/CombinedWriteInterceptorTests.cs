@@ -1,18 +1,21 @@
-using EraFs.Core.RegionLog;
+using EraFs.Core;
+using EraFs.RegionLog;
 using EraFs.TestSupport;
 
-namespace EraFs.Core.Tests.RegionLog;
+namespace EraFs.FileSystem.Tests;
 
 /// <summary>Era commit and region flush on one write path: they overlap, and a refusal by either leaves no pending region behind.</summary>
 public sealed class CombinedWriteInterceptorTests
 {
     private const long Size = 64 * 4096;
 
+    private static EraTrackerOptions Options => new() { OriginSize = Size, OriginMtimeUtc = MemoryEraStore.DefaultOriginMtime };
+
     [Test]
     public void The_region_flush_runs_while_the_era_commit_is_held()
     {
         var store = new MemoryEraStore(EraGeometry.For(Size, 4096));
-        using var era = EraTracker.Open(store, TrackedDevice.OptionsFor(Size));
+        using var era = EraTracker.Open(store, Options);
         var log = new CoreDirtyRegionLog(Size, 4096, RegionLogSync.Assume);
         using var regions = new RegionTracker(log, Size, () => true, cleanInterval: TimeSpan.FromHours(1));
         var path = new CombinedWriteInterceptor(era, regions);
@@ -30,7 +33,7 @@ public sealed class CombinedWriteInterceptorTests
     public void An_era_refusal_takes_the_write_back_from_the_region_tracker()
     {
         var store = new MemoryEraStore(EraGeometry.For(Size, 4096)) { FailCommitNumber = 1 };
-        using var era = EraTracker.Open(store, TrackedDevice.OptionsFor(Size));
+        using var era = EraTracker.Open(store, Options);
         var log = new CoreDirtyRegionLog(Size, 4096, RegionLogSync.Assume);
         var regions = new RegionTracker(log, Size, () => true, cleanInterval: TimeSpan.FromHours(1));
         var path = new CombinedWriteInterceptor(era, regions);

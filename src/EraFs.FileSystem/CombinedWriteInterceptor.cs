@@ -1,4 +1,7 @@
-namespace EraFs.Core.RegionLog;
+using EraFs.RegionLog;
+using EraFs.Core;
+
+namespace EraFs.FileSystem;
 
 /// <summary>
 /// The era tracker and the region tracker on one write path: the region marks are queued first, so

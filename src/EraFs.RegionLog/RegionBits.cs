@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace EraFs.Core.RegionLog;
+namespace EraFs.RegionLog;
 
 /// <summary>
 /// A bitset in dm-log's in-memory shape: round_up(count, 32) bits in 32-bit words, bit r at word r/32,

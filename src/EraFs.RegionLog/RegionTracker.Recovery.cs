@@ -1,4 +1,4 @@
-namespace EraFs.Core.RegionLog;
+namespace EraFs.RegionLog;
 
 public sealed partial class RegionTracker
 {

@@ -1,6 +1,7 @@
+using EraFs.Core;
 using System.Globalization;
 
-namespace EraFs.Core.RegionLog;
+namespace EraFs.RegionLog;
 
 /// <summary>
 /// dm-region-hash's write path over an <see cref="IDirtyRegionLog"/>: the regions a write touches are
@@ -174,15 +175,17 @@ public sealed partial class RegionTracker : IWriteInterceptor, IDisposable
 
     private void WorkerLoop()
     {
-        var nextClean = DateTime.UtcNow + _cleanInterval;
+        // A monotonic clock, and the remaining time read once per wait: the wall clock may step, and a
+        // deadline passing between the check and the wait must not become a negative timeout.
+        var nextClean = Environment.TickCount64 + (long)_cleanInterval.TotalMilliseconds;
         while (true)
         {
             List<ulong> batch;
             ulong seq;
             lock (_gate)
             {
-                while (_collecting.Count == 0 && !_stopping && DateTime.UtcNow < nextClean)
-                    Monitor.Wait(_gate, nextClean - DateTime.UtcNow);
+                while (_collecting.Count == 0 && !_stopping && nextClean - Environment.TickCount64 is > 0 and var remaining)
+                    Monitor.Wait(_gate, TimeSpan.FromMilliseconds(remaining));
                 if (_collecting.Count == 0 && _stopping) return;
                 batch = _collecting;
                 seq = _collectingSeq;
@@ -198,7 +201,7 @@ public sealed partial class RegionTracker : IWriteInterceptor, IDisposable
                 continue;
             }
             ClearIdleRegions();
-            nextClean = DateTime.UtcNow + _cleanInterval;
+            nextClean = Environment.TickCount64 + (long)_cleanInterval.TotalMilliseconds;
         }
     }
 

@@ -1,7 +1,6 @@
-using EraFs.Core.RegionLog;
 using EraFs.TestSupport;
 
-namespace EraFs.Core.Tests.RegionLog;
+namespace EraFs.RegionLog.Tests;
 
 /// <summary>One log server, several clients: each UUID names its own log, and no client's CTR, DTR or lost connection reaches another's.</summary>
 public sealed class RegionLogServerTests

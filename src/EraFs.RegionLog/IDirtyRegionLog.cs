@@ -1,4 +1,4 @@
-namespace EraFs.Core.RegionLog;
+namespace EraFs.RegionLog;
 
 /// <summary>
 /// dm-log's dirty region log (struct dm_dirty_log_type): which regions may have writes in flight

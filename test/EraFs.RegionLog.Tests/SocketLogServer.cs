@@ -1,7 +1,7 @@
+using EraFs.RegionLog.Server;
 using System.Net.Sockets;
-using EraFs.Core.RegionLog;
 
-namespace EraFs.Core.Tests.RegionLog;
+namespace EraFs.RegionLog.Tests;
 
 /// <summary>A <see cref="RegionLogServer"/> listening on a temporary Unix socket, in-process; <see cref="Kill"/> drops it like a dead daemon.</summary>
 internal sealed class SocketLogServer : IDisposable

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace EraFs.Core.RegionLog;
+namespace EraFs.RegionLog;
 
 /// <summary>
 /// dm-log's "userspace" type: every operation is a dm-ulog request to a log daemon over a stream.
