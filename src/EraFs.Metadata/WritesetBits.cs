@@ -1,4 +1,3 @@
-using System.Numerics;
 using System.Runtime.InteropServices;
 using EraFs.Core;
 
@@ -86,33 +85,9 @@ internal static class WritesetBits
     /// <summary>Set runs of one page among its first limit bits.</summary>
     public static List<(ulong Start, ulong Count)> RunsInPage(byte[] page, ulong limit)
     {
-        var runs = new List<(ulong Start, ulong Count)>();
-        var words = MemoryMarshal.Cast<byte, ulong>(page.AsSpan(BlockFormat.HeaderSize, BlockFormat.PayloadSize));
-        var wordLimit = (int)Math.Min((ulong)words.Length, (limit + 63) / 64);
-        var w = 0;
-        while (w < wordLimit)
-        {
-            var skip = words[w..wordLimit].IndexOfAnyExcept(0UL);
-            if (skip < 0) break;
-            w += skip;
-            var word = words[w];
-            var wordBase = (ulong)w * 64;
-            while (word != 0)
-            {
-                var zeros = BitOperations.TrailingZeroCount(word);
-                var rest = ~(word >> zeros);
-                var ones = rest == 0 ? 64 - zeros : Math.Min(BitOperations.TrailingZeroCount(rest), 64 - zeros);
-                var start = wordBase + (ulong)zeros;
-                var end = Math.Min(start + (ulong)ones, limit);
-                if (start >= end) break;
-                if (runs.Count > 0 && runs[^1].Start + runs[^1].Count == start)
-                    runs[^1] = (runs[^1].Start, end - runs[^1].Start);
-                else runs.Add((start, end - start));
-                word = zeros + ones >= 64 ? 0 : word & ~((1UL << (zeros + ones)) - 1);
-            }
-            w++;
-        }
-        return runs;
+        var runs = new List<BlockRun>();
+        BitRuns.Append(MemoryMarshal.Cast<byte, ulong>(page.AsSpan(BlockFormat.HeaderSize, BlockFormat.PayloadSize)), limit, 0, runs);
+        return runs.ConvertAll(r => (r.Start, r.Count));
     }
 
     private static void SetBits(Span<byte> bits, int from, int count)

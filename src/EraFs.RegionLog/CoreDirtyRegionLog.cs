@@ -1,3 +1,5 @@
+using EraFs.Core;
+
 namespace EraFs.RegionLog;
 
 /// <summary>
@@ -14,9 +16,9 @@ public class CoreDirtyRegionLog : IDirtyRegionLog
         RegionSize = regionSize;
         SyncMode = sync;
         RegionCount = RegionGeometry.RegionCount(deviceLength, regionSize);
-        CleanBits = new RegionBits(RegionCount);
-        SyncBits = new RegionBits(RegionCount);
-        RecoveringBits = new RegionBits(RegionCount);
+        CleanBits = new Bitset(RegionCount);
+        SyncBits = new Bitset(RegionCount);
+        RecoveringBits = new Bitset(RegionCount);
         CleanBits.SetAll(true);
         SyncBits.SetAll(sync == RegionLogSync.Assume);
         SyncCountValue = sync == RegionLogSync.Assume ? RegionCount : 0;
@@ -28,11 +30,11 @@ public class CoreDirtyRegionLog : IDirtyRegionLog
 
     public RegionLogSync SyncMode { get; }
 
-    private protected RegionBits CleanBits { get; }
+    private protected Bitset CleanBits { get; }
 
-    private protected RegionBits SyncBits { get; }
+    private protected Bitset SyncBits { get; }
 
-    private protected RegionBits RecoveringBits { get; }
+    private protected Bitset RecoveringBits { get; }
 
     private protected ulong SyncCountValue { get; set; }
 
@@ -44,9 +46,9 @@ public class CoreDirtyRegionLog : IDirtyRegionLog
 
     public ulong SyncCount => SyncCountValue;
 
-    public bool IsClean(ulong region) => CleanBits.Get(Check(region));
+    public bool IsClean(ulong region) => CleanBits[Check(region)];
 
-    public virtual bool InSync(ulong region) => SyncBits.Get(Check(region));
+    public virtual bool InSync(ulong region) => SyncBits[Check(region)];
 
     public virtual void Flush()
     {
@@ -56,16 +58,16 @@ public class CoreDirtyRegionLog : IDirtyRegionLog
 
     public void MarkRegion(ulong region)
     {
-        if (!CleanBits.Get(Check(region))) return;
-        CleanBits.Set(region, false);
+        if (!CleanBits[Check(region)]) return;
+        CleanBits[region] = false;
         Touched = true;
         Dirtied = true;
     }
 
     public virtual void ClearRegion(ulong region)
     {
-        if (CleanBits.Get(Check(region))) return;
-        CleanBits.Set(region, true);
+        if (CleanBits[Check(region)]) return;
+        CleanBits[region] = true;
         Touched = true;
     }
 
@@ -80,8 +82,8 @@ public class CoreDirtyRegionLog : IDirtyRegionLog
             var r = SyncBits.NextClear(_syncSearch);
             if (r >= RegionCount) return false;
             _syncSearch = r + 1;
-            if (RecoveringBits.Get(r)) continue;
-            RecoveringBits.Set(r, true);
+            if (RecoveringBits[r]) continue;
+            RecoveringBits[r] = true;
             Touched = true;
             region = r;
             return true;
@@ -90,17 +92,17 @@ public class CoreDirtyRegionLog : IDirtyRegionLog
 
     public void SetRegionSync(ulong region, bool inSync)
     {
-        RecoveringBits.Set(Check(region), false);
+        RecoveringBits[Check(region)] = false;
         if (inSync)
         {
-            if (!SyncBits.Get(region)) SyncBits.Set(region, true);
+            if (!SyncBits[region]) SyncBits[region] = true;
             // dm-log counts every in_sync=1 report, even for a region already in sync; this log keeps
             // the count equal to the bits so a resync reported twice cannot overstate progress.
             SyncCountValue = SyncBits.PopCount();
         }
-        else if (SyncBits.Get(region))
+        else if (SyncBits[region])
         {
-            SyncBits.Set(region, false);
+            SyncBits[region] = false;
             SyncCountValue--;
         }
         Touched = true;

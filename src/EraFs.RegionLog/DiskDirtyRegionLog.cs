@@ -24,10 +24,12 @@ public sealed class DiskDirtyRegionLog : CoreDirtyRegionLog
         : base(deviceLength, regionSize, sync)
     {
         _device = device;
-        var bitmapBytes = (int)((RegionCount + 31) / 32 * 4);
-        _area = new byte[(BitmapOffset + bitmapBytes + BlockSize - 1) / BlockSize * BlockSize];
+        _area = new byte[(BitmapOffset + BitmapBytes + BlockSize - 1) / BlockSize * BlockSize];
         Load();
     }
+
+    // dm-log's bitmap is round_up(regions, 32) bits: whole 32-bit words.
+    private int BitmapBytes => (int)((RegionCount + 31) / 32 * 4);
 
     /// <summary>Bytes of the header plus bitmap, rounded up to 512: what every flush rewrites.</summary>
     public int AreaLength => _area.Length;
@@ -48,7 +50,7 @@ public sealed class DiskDirtyRegionLog : CoreDirtyRegionLog
                 throw new RegionLogException($"{_device.Name}: incompatible disk log version {version}");
             if (magic == Magic && SyncMode == RegionLogSync.Default)
                 knownRegions = Math.Min(BinaryPrimitives.ReadUInt64LittleEndian(_area.AsSpan(8)), RegionCount);
-            CleanBits.ReadFrom(_area.AsSpan(BitmapOffset));
+            CleanBits.ReadFrom(_area.AsSpan(BitmapOffset, BitmapBytes));
         }
         catch (Exception e) when (e is IOException or ArgumentException)
         {
@@ -57,8 +59,7 @@ public sealed class DiskDirtyRegionLog : CoreDirtyRegionLog
         }
         // Regions the header does not cover are new (or the log is being reset): nosync trusts them,
         // anything else makes them dirty so they are resynced.
-        for (var r = knownRegions; r < RegionCount; r++) CleanBits.Set(r, SyncMode == RegionLogSync.Assume);
-        CleanBits.ClearPadding();
+        for (var r = knownRegions; r < RegionCount; r++) CleanBits[r] = SyncMode == RegionLogSync.Assume;
         SyncBits.CopyFrom(CleanBits);
         SyncCountValue = SyncBits.PopCount();
         ResetSyncSearch();
@@ -77,7 +78,7 @@ public sealed class DiskDirtyRegionLog : CoreDirtyRegionLog
         BinaryPrimitives.WriteUInt32LittleEndian(_area, Magic);
         BinaryPrimitives.WriteUInt32LittleEndian(_area.AsSpan(4), Version);
         BinaryPrimitives.WriteUInt64LittleEndian(_area.AsSpan(8), RegionCount);
-        CleanBits.WriteTo(_area.AsSpan(BitmapOffset));
+        CleanBits.WriteTo(_area.AsSpan(BitmapOffset, BitmapBytes));
         try
         {
             _device.Write(0, _area);

@@ -1,4 +1,3 @@
-using System.Numerics;
 using EraFs.Core;
 
 namespace EraFs.Tools;
@@ -30,33 +29,14 @@ public sealed record EraWriteset(uint Era, ulong NrBits, ulong[] Words)
 
     public bool IsEmpty => Array.TrueForAll(Words, w => w == 0);
 
-    public ulong Count => Words.Aggregate(0UL, (sum, w) => sum + (ulong)BitOperations.PopCount(w));
+    public ulong Count => BitRuns.Count(Words, NrBits);
 
     /// <summary>Maximal runs of set bits, ascending.</summary>
     public IEnumerable<BlockRun> Runs()
     {
-        ulong start = 0, length = 0;
-        for (var w = 0; w < Words.Length; w++)
-        {
-            var word = Words[w];
-            if (word == 0 && length == 0) continue;
-            for (var i = 0; i < 64; i++)
-            {
-                var b = (ulong)w * 64 + (ulong)i;
-                if (b >= NrBits) break;
-                if ((word >> i & 1) != 0)
-                {
-                    if (length == 0) start = b;
-                    length++;
-                }
-                else if (length > 0)
-                {
-                    yield return new BlockRun(start, length);
-                    length = 0;
-                }
-            }
-        }
-        if (length > 0) yield return new BlockRun(start, length);
+        var runs = new List<BlockRun>();
+        BitRuns.Append(Words, NrBits, 0, runs);
+        return runs;
     }
 }
 
