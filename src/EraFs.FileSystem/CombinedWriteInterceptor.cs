@@ -9,9 +9,6 @@ namespace EraFs.FileSystem;
 /// </summary>
 public sealed class CombinedWriteInterceptor(IWriteInterceptor? era, RegionTracker regions) : IWriteInterceptor
 {
-    /// <summary>The era tracking part, if any (the mount's debug write-order check needs it).</summary>
-    public IWriteInterceptor? Era => era;
-
     public void BeforeWrite(long offset, long length)
     {
         var admitted = regions.Admit(offset, length);

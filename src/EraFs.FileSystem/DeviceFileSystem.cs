@@ -24,8 +24,9 @@ public sealed class DeviceFileSystem : FuseFileSystem
 
     private readonly IDeviceIo _origin;
     private readonly IWriteInterceptor? _interceptor;
-    // Debug builds check dm-era's write order (mark durable before the origin write) right at the origin call.
-    private readonly EraTracker? _orderCheck;
+    // Called with each write's range right before the origin write; the mount gives the era tracker's
+    // debug check of dm-era's write order (mark durable first), which is empty in release builds.
+    private readonly Action<long, long>? _orderCheck;
     private readonly IReadOnlyList<ControlFile> _controls;
     private readonly IReadOnlyList<ViewFile> _views;
     private readonly IFuseLog _log;
@@ -39,11 +40,11 @@ public sealed class DeviceFileSystem : FuseFileSystem
     private long _largestRead;
 
     public DeviceFileSystem(IDeviceIo origin, IWriteInterceptor? interceptor, IReadOnlyList<ControlFile> controls, IFuseLog log,
-        IReadOnlyList<ViewFile>? views = null)
+        IReadOnlyList<ViewFile>? views = null, Action<long, long>? writeOrderCheck = null)
     {
         _origin = origin;
         _interceptor = interceptor;
-        _orderCheck = interceptor as EraTracker ?? (interceptor as CombinedWriteInterceptor)?.Era as EraTracker;
+        _orderCheck = writeOrderCheck;
         _controls = controls;
         _views = views ?? [];
         _log = log;
@@ -250,7 +251,7 @@ public sealed class DeviceFileSystem : FuseFileSystem
             _log.Error($"{what} of {length} bytes at {offset} refused: {ex.Message}");
             return FuseErrors.EIO;
         }
-        _orderCheck?.AssertMarkedDurable(offset, length);
+        _orderCheck?.Invoke(offset, length);
         return 0;
     }
 

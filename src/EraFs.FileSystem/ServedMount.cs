@@ -30,7 +30,8 @@ public sealed class ServedMount : IDisposable
             : EraControlFiles.For(tracker, MountInfo, log);
         if (mirror is not null) controls = [.. controls, .. mirror.ControlFiles];
         IWriteInterceptor? interceptor = mirror is null ? tracker : new CombinedWriteInterceptor(tracker, mirror.Regions);
-        _fileSystem = new DeviceFileSystem(mirror?.Mirror ?? (IDeviceIo)origin, interceptor, controls, log, views);
+        _fileSystem = new DeviceFileSystem(mirror?.Mirror ?? (IDeviceIo)origin, interceptor, controls, log, views,
+            writeOrderCheck: tracker is null ? null : (offset, length) => tracker.AssertMarkedDurable(offset, length));
         _mount = FuseMount.Mount(_fileSystem, mountPoint, options, log);
         _completion = _mount.Completion.ContinueWith(_ => Shutdown(), TaskScheduler.Default);
     }

@@ -9,7 +9,7 @@ namespace EraFs.Fuse;
 /// inside this process (never forked). <see cref="Mount"/> returns once the kernel has initialised
 /// the connection; <see cref="Completion"/> ends when the mount is gone.
 /// </summary>
-public sealed unsafe partial class FuseMount : IDisposable
+public sealed unsafe class FuseMount : IDisposable
 {
     private readonly FuseFileSystem _fileSystem;
     private readonly IFuseLog _log;

@@ -29,7 +29,7 @@ public class ConcurrencyScenarioTests
         using var tracker = EraTracker.Open(store, new EraTrackerOptions { OriginSize = geometry.OriginSize, OriginMtimeUtc = MemoryEraStore.DefaultOriginMtime });
         var origin = new VolatileOrigin(geometry.OriginSize);
         using var log = new DaemonLog(new StringWriter());
-        var fs = new DeviceFileSystem(origin, tracker, [], log);
+        var fs = new DeviceFileSystem(origin, tracker, [], log, writeOrderCheck: (offset, length) => tracker.AssertMarkedDurable(offset, length));
         var races = Scale.Pick(50, 1000);
         Watchdog.Run(report.Name, Scale.Watchdog, () =>
         {

@@ -31,7 +31,8 @@ internal sealed class TrackedStack : IDisposable
         Origin = origin;
         Tracker = tracker;
         Log = new DaemonLog(TextWriter.Synchronized(new StringWriter()));
-        Fs = new DeviceFileSystem(origin, tracker, EraControlFiles.For(tracker, () => [], Log), Log);
+        Fs = new DeviceFileSystem(origin, tracker, EraControlFiles.For(tracker, () => [], Log), Log,
+            writeOrderCheck: (offset, length) => tracker.AssertMarkedDurable(offset, length));
         OpenEra = _eraFloor = tracker.Status.CurrentEra;
         AcknowledgedEra = OpenEra;
     }
