@@ -88,16 +88,7 @@ public sealed partial class MetadataStore : IEraStore
             JournalEpoch = 1,
             TotalBlocks = Superblock.SlotCount + journalBlocks,
         };
-        var block = new byte[BlockFormat.BlockSize];
-        sb.Pack(block, 0);
-        MetadataWriteFailure.Guard(device, "creating the metadata", () =>
-        {
-            // The journal region reads as zeros (no valid record); slot B is zero so only slot A counts.
-            device.SetLength(0);
-            device.SetLength((long)sb.TotalBlocks * BlockFormat.BlockSize);
-            device.Write(0, block);
-            device.Flush();
-        });
+        MetadataCommit.CommitNewFile(new MetadataSpace(device, sb.TotalBlocks), sb);
         return new MetadataStore(device, sb, 0);
     }
 
