@@ -113,6 +113,8 @@ public sealed class MemoryEraStore : IEraStore
                 if (run.Count == 0 || run.End > _geometry.NrBlocks)
                     throw new ArgumentOutOfRangeException(nameof(runs), $"run [{run.Start}, {run.End}) outside {_geometry.NrBlocks} blocks");
             }
+            // The same shape check as the real store, so tracker tests catch a batch that was not merged.
+            CommitRuns.Require(runs, nameof(runs));
             foreach (var run in runs)
             {
                 for (var b = run.Start; b < run.End; b++) _current.Add(b);
