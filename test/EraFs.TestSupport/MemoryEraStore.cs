@@ -60,6 +60,9 @@ public sealed class MemoryEraStore : IEraStore
     /// <summary>When set, every DigestStep throws an IOException (an archived writeset that cannot be read).</summary>
     public bool FailDigest { get; set; }
 
+    /// <summary>When set, every ExtendWriteHorizon throws an IOException.</summary>
+    public bool FailHorizon { get; set; }
+
     public int CommitCalls => Volatile.Read(ref _commitCalls);
     public int RolloverCalls => Volatile.Read(ref _rolloverCalls);
     public long RunsCommitted => Interlocked.Read(ref _runsCommitted);
@@ -227,6 +230,7 @@ public sealed class MemoryEraStore : IEraStore
     public void ExtendWriteHorizon(DateTime untilUtc)
     {
         using var call = EnterCall();
+        if (FailHorizon) throw new IOException("injected write horizon failure");
         lock (_sync) _writeHorizon = untilUtc;
     }
 
