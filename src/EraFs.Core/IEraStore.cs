@@ -18,7 +18,10 @@ public interface IEraStore : IDisposable
     /// <summary>Used and total metadata blocks, for the status line.</summary>
     (ulong Used, ulong Total) Usage { get; }
 
-    /// <summary>Durably records the runs as written in the current era (group commit: one call, one sync).</summary>
+    /// <summary>
+    /// Durably records the runs as written in the current era (group commit: one call, one sync). The runs
+    /// come in <see cref="CommitRuns"/> shape; anything else throws <see cref="ArgumentException"/> before a write.
+    /// </summary>
     void CommitMarks(ReadOnlySpan<BlockRun> runs);
 
     /// <summary>

@@ -7,6 +7,10 @@ namespace EraFs.Metadata;
 /// The 4 KiB block all metadata is made of: a 16-byte header (CRC-32C of bytes 4..4096, kind, format
 /// version, own block number) and 4080 bytes of payload.
 /// </summary>
+/// <remarks>
+/// Shaped like the dm-era tools' DmBlock: Seal, Check, Verify, Corrupt and Describe take the block,
+/// its kind and its number in that order; Check says what is wrong, the exception also names file and block.
+/// </remarks>
 public static class BlockFormat
 {
     public const int BlockSize = 4096;
@@ -29,6 +33,7 @@ public static class BlockFormat
     /// <summary>Index levels above bitset pages: 510^2 pages of 32640 bits cover the 2^31-block limit.</summary>
     public const int BitsetTreeHeight = 2;
 
+    /// <summary>The structure a block kind holds, as messages name it.</summary>
     public static string Describe(BlockKind kind) => kind switch
     {
         BlockKind.Superblock => "superblock",
@@ -71,6 +76,7 @@ public static class BlockFormat
         if (problem != null) throw Corrupt(fileName, blockNr, kind, problem);
     }
 
+    /// <summary>The exception for a block of that kind that is damaged: names file, block, structure and what is wrong.</summary>
     public static MetadataCorruptException Corrupt(string fileName, ulong blockNr, BlockKind kind, string problem) =>
         new($"{fileName}: block {blockNr} ({Describe(kind)}): {problem}");
 }

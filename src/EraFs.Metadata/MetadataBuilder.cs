@@ -19,8 +19,8 @@ public sealed record HistoryContent(
     DateTime? CleanOriginMtimeUtc);
 
 /// <summary>
-/// Writes a whole history as a fresh metadata file in one transaction: blocks first, fdatasync,
-/// then superblock slot A and fdatasync, exactly as create and commit do. The snapshot gets its own
+/// Writes a whole history as a fresh metadata file in one transaction, committed in
+/// <see cref="MetadataCommit"/>'s order like create and every store commit. The snapshot gets its own
 /// trees (nothing is shared with the live state), which open then pins like any held snapshot.
 /// </summary>
 public static class MetadataBuilder
@@ -69,21 +69,7 @@ public static class MetadataBuilder
             JournalEpoch = 1,
             TotalBlocks = space.TotalBlocks,
         };
-        var block = new byte[BlockFormat.BlockSize];
-        sb.Pack(block, 0);
-        MetadataWriteFailure.Guard(device, "writing the metadata", () =>
-        {
-            // Zero length first: the journal region and slot B must read as zeros (no record, no rival superblock).
-            device.SetLength(0);
-            device.SetLength((long)space.TotalBlocks * BlockFormat.BlockSize);
-        });
-        space.WriteFresh();
-        MetadataWriteFailure.Guard(device, "syncing the metadata blocks", device.Flush);
-        MetadataWriteFailure.Guard(device, "writing superblock slot A", () =>
-        {
-            device.Write(0, block);
-            device.Flush();
-        });
+        MetadataCommit.CommitNewFile(space, sb);
     }
 
     private static ulong WriteEras(MetadataSpace space, IReadOnlyList<EraRun> runs)

@@ -42,25 +42,7 @@ public sealed partial class MetadataStore
         // reached the disk from a failed commit can never be mistaken for a later one.
         var sb = next with { Sequence = _nextSequence++, JournalEpoch = _nextEpoch++, TotalBlocks = _space.TotalBlocks };
         var slot = 1 - _durableSlot;
-        var block = new byte[BlockFormat.BlockSize];
-        sb.Pack(block, (ulong)slot);
-        if (_space.HasFreshBlocks)
-        {
-            // Commit order for a transaction:
-            // 1. new blocks written (fresh blocks only: nothing the durable superblock reaches)
-            _space.WriteFresh();
-            // 2. fdatasync: the new blocks are stable before anything points at them
-            MetadataWriteFailure.Guard(_device, "syncing new metadata blocks", _device.Flush);
-        }
-        MetadataWriteFailure.Guard(_device, $"writing superblock slot {(slot == 0 ? 'A' : 'B')}", () =>
-        {
-            // 3. superblock written to the slot NOT holding the newest durable superblock
-            _device.Write((long)slot * BlockFormat.BlockSize, block);
-            // 4. fdatasync: the new state is durable; the old journal epoch is dead
-            _device.Flush();
-        });
-        // 5. only now do blocks the old state used (and the new one does not) become reusable
-        _space.Committed();
+        MetadataCommit.Commit(_space, sb, slot);
         _sb = sb;
         _durableSlot = slot;
         _journaled.Clear();

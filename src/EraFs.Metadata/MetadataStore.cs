@@ -88,16 +88,7 @@ public sealed partial class MetadataStore : IEraStore
             JournalEpoch = 1,
             TotalBlocks = Superblock.SlotCount + journalBlocks,
         };
-        var block = new byte[BlockFormat.BlockSize];
-        sb.Pack(block, 0);
-        MetadataWriteFailure.Guard(device, "creating the metadata", () =>
-        {
-            // The journal region reads as zeros (no valid record); slot B is zero so only slot A counts.
-            device.SetLength(0);
-            device.SetLength((long)sb.TotalBlocks * BlockFormat.BlockSize);
-            device.Write(0, block);
-            device.Flush();
-        });
+        MetadataCommit.CommitNewFile(new MetadataSpace(device, sb.TotalBlocks), sb);
         return new MetadataStore(device, sb, 0);
     }
 
@@ -128,9 +119,10 @@ public sealed partial class MetadataStore : IEraStore
             if (run.End > _sb.Geometry.NrBlocks || run.End < run.Start)
                 throw new ArgumentOutOfRangeException(nameof(runs),
                     $"run {run.Start}+{run.Count} lies past the {_sb.Geometry.NrBlocks} tracked blocks");
-        var marks = BlockRuns.Normalize(runs.ToArray());
-        if (marks.Count == 0) return;
-        if (_needsFullCommit || _tail.NextIndex + MarkJournal.BlocksFor(marks.Count) > _sb.JournalLength)
+        CommitRuns.Require(runs, nameof(runs));
+        if (runs.IsEmpty) return;
+        var marks = runs.ToArray();
+        if (_needsFullCommit || _tail.NextIndex + MarkJournal.BlocksFor(marks.Length) > _sb.JournalLength)
         {
             // Journal full (or a failed transaction may have left a newer superblock with another
             // epoch): fold the marks straight into the writeset in a full transaction.
@@ -143,15 +135,7 @@ public sealed partial class MetadataStore : IEraStore
             return;
         }
         var tail = MarkJournal.Encode(_sb, _tail, marks, out var buffer);
-        MetadataWriteFailure.Guard(_device, "committing marks", () =>
-        {
-            // Commit order for marks:
-            // 1. journal blocks written at the tail of this epoch's region (no committed record is overwritten)
-            _device.Write((long)(_sb.JournalStart + _tail.NextIndex) * BlockFormat.BlockSize, buffer);
-            // 2. fdatasync: the marks are durable; the superblock need not change because replay
-            //    finds them through the epoch, the index and the checksum chain
-            _device.Flush();
-        });
+        MetadataCommit.AppendMarks(_device, _sb.JournalStart + _tail.NextIndex, buffer);
         _tail = tail;
         _journaled.AddRange(marks);
     }

@@ -138,9 +138,11 @@ internal static class CrashWorkload
         return (lost, falsePositives);
     }
 
+    /// <summary>Random runs in the sorted, merged shape CommitMarks takes (the tracker's batches come so).</summary>
     private static BlockRun[] RandomRuns(Random random, int count, int maxLength) =>
-        Enumerable.Range(0, count)
+        BlockRuns.Normalize(Enumerable.Range(0, count)
             .Select(_ => new BlockRun((ulong)random.NextInt64(0, (long)NrBlocks - maxLength), (ulong)random.Next(1, maxLength + 1)))
+            .ToList())
             .ToArray();
 
     /// <summary>How many of the sorted distinct blocks the ascending runs do not cover.</summary>

@@ -51,6 +51,26 @@ public class StoreSemanticsTests
         Assert.That((reopened.Writes, reopened.Flushes), Is.EqualTo((0, 0)));
     }
 
+    [TestCase(10ul, 2ul, 5ul, 1ul, TestName = "Unsorted")]
+    [TestCase(10ul, 5ul, 12ul, 1ul, TestName = "Overlapping")]
+    [TestCase(10ul, 2ul, 12ul, 1ul, TestName = "Touching")]
+    [TestCase(10ul, 2ul, 20ul, 0ul, TestName = "Empty")]
+    public void CommitMarksRefusesRunsOutOfShapeAndWritesNothing(ulong firstStart, ulong firstCount, ulong secondStart, ulong secondCount)
+    {
+        var (device, store) = NewStore();
+        store.Rollover();
+        store.CommitMarks(Runs((1, 1)).ToArray());
+        var (image, operations) = (device.Snapshot(), device.Operations);
+
+        Assert.Throws<ArgumentException>(() => store.CommitMarks(Runs((firstStart, firstCount), (secondStart, secondCount)).ToArray()));
+
+        Assert.That(device.Operations, Is.EqualTo(operations));
+        Assert.That(device.Snapshot(), Is.EqualTo(image));
+        store.CommitMarks(Runs((firstStart, firstCount)).ToArray());
+        using var reader = new MetadataReader(Reloaded(device));
+        Assert.That(reader.CurrentWritesetRuns().ToList(), Is.EqualTo(Runs((1, 1), (firstStart, firstCount))));
+    }
+
     [Test]
     public void RolloverArchivesTheWritesetUnderItsEra()
     {

@@ -60,6 +60,9 @@ public sealed class MemoryEraStore : IEraStore
     /// <summary>When set, every DigestStep throws an IOException (an archived writeset that cannot be read).</summary>
     public bool FailDigest { get; set; }
 
+    /// <summary>When set, every ExtendWriteHorizon throws an IOException.</summary>
+    public bool FailHorizon { get; set; }
+
     public int CommitCalls => Volatile.Read(ref _commitCalls);
     public int RolloverCalls => Volatile.Read(ref _rolloverCalls);
     public long RunsCommitted => Interlocked.Read(ref _runsCommitted);
@@ -113,6 +116,8 @@ public sealed class MemoryEraStore : IEraStore
                 if (run.Count == 0 || run.End > _geometry.NrBlocks)
                     throw new ArgumentOutOfRangeException(nameof(runs), $"run [{run.Start}, {run.End}) outside {_geometry.NrBlocks} blocks");
             }
+            // The same shape check as the real store, so tracker tests catch a batch that was not merged.
+            CommitRuns.Require(runs, nameof(runs));
             foreach (var run in runs)
             {
                 for (var b = run.Start; b < run.End; b++) _current.Add(b);
@@ -225,6 +230,7 @@ public sealed class MemoryEraStore : IEraStore
     public void ExtendWriteHorizon(DateTime untilUtc)
     {
         using var call = EnterCall();
+        if (FailHorizon) throw new IOException("injected write horizon failure");
         lock (_sync) _writeHorizon = untilUtc;
     }
 

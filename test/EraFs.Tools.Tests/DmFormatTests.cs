@@ -28,6 +28,29 @@ public class DmFormatTests
     }
 
     [Test]
+    public void A_sealed_block_checks_and_names_what_is_wrong()
+    {
+        var block = new byte[DmBlock.Size];
+        block[100] = 7;
+        DmBlock.Seal(block, DmBlockKind.ArrayBlock, 17);
+        Assert.That(DmBlock.Check(block, DmBlockKind.ArrayBlock, 17), Is.Null);
+        Assert.DoesNotThrow(() => DmBlock.Verify(block, DmBlockKind.ArrayBlock, 17));
+        Assert.That(DmBlock.Check(block, DmBlockKind.BtreeNode, 17), Is.EqualTo("bad checksum in btree node"));
+        Assert.That(DmBlock.Check(block, DmBlockKind.ArrayBlock, 18), Is.EqualTo("array block claims to be block 17"));
+        block[200] ^= 1;
+        var e = Assert.Throws<DmFormatException>(() => DmBlock.Verify(block, DmBlockKind.ArrayBlock, 17));
+        Assert.That((e!.Block, e.Message), Is.EqualTo((17ul, "block 17: bad checksum in array block")));
+    }
+
+    [Test]
+    public void A_damaged_field_names_the_block_and_its_kind()
+    {
+        var e = DmBlock.Corrupt(4, DmBlockKind.Superblock, "data block size is 0");
+        Assert.That((e.Block, e.Message), Is.EqualTo((4ul, "block 4: superblock: data block size is 0")));
+        Assert.That(DmBlock.Describe((DmBlockKind)99), Is.EqualTo("block kind 99"));
+    }
+
+    [Test]
     public void Space_map_blocks_are_byte_identical_to_era_restores()
     {
         EraTools.RequireBinaries();

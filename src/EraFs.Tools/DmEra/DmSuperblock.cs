@@ -49,11 +49,11 @@ public sealed record DmSuperblock
         var problem = reader.TryRead(location, DmBlockKind.Superblock, out var data);
         if (problem != null) throw new DmFormatException(location, problem);
         var block = data.AsSpan();
-        if (BinaryPrimitives.ReadUInt64LittleEndian(block[0x20..]) != Magic) throw new DmFormatException(location, "superblock: bad magic (not dm-era metadata)");
+        if (BinaryPrimitives.ReadUInt64LittleEndian(block[0x20..]) != Magic) throw DmBlock.Corrupt(location, DmBlockKind.Superblock, "bad magic (not dm-era metadata)");
         var version = BinaryPrimitives.ReadUInt32LittleEndian(block[0x28..]);
-        if (version != Version) throw new DmFormatException(location, $"superblock: unsupported version {version}");
+        if (version != Version) throw DmBlock.Corrupt(location, DmBlockKind.Superblock, $"unsupported version {version}");
         var metaBlockSize = BinaryPrimitives.ReadUInt32LittleEndian(block[0xB0..]);
-        if (metaBlockSize != DmBlock.SectorsPerBlock) throw new DmFormatException(location, $"superblock: metadata block size {metaBlockSize} sectors, expected {DmBlock.SectorsPerBlock}");
+        if (metaBlockSize != DmBlock.SectorsPerBlock) throw DmBlock.Corrupt(location, DmBlockKind.Superblock, $"metadata block size {metaBlockSize} sectors, expected {DmBlock.SectorsPerBlock}");
         var sb = new DmSuperblock
         {
             Flags = BinaryPrimitives.ReadUInt32LittleEndian(block[0x04..]),
@@ -68,9 +68,9 @@ public sealed record DmSuperblock
             EraArrayRoot = BinaryPrimitives.ReadUInt64LittleEndian(block[0xD0..]),
             MetadataSnap = BinaryPrimitives.ReadUInt64LittleEndian(block[0xD8..]),
         };
-        if (sb.DataBlockSize == 0) throw new DmFormatException(location, "superblock: data block size is 0");
+        if (sb.DataBlockSize == 0) throw DmBlock.Corrupt(location, DmBlockKind.Superblock, "data block size is 0");
         if (sb.WritesetTreeRoot == 0 || sb.EraArrayRoot == 0 || sb.WritesetTreeRoot == sb.EraArrayRoot)
-            throw new DmFormatException(location, $"superblock: impossible roots (writeset tree {sb.WritesetTreeRoot}, era array {sb.EraArrayRoot})");
+            throw DmBlock.Corrupt(location, DmBlockKind.Superblock, $"impossible roots (writeset tree {sb.WritesetTreeRoot}, era array {sb.EraArrayRoot})");
         return sb;
     }
 }

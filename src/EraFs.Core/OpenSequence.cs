@@ -2,13 +2,18 @@ using System.Globalization;
 
 namespace EraFs.Core;
 
-public sealed partial class EraTracker
+/// <summary>
+/// Opening tracking over a store and recovering from what the last mount left: validate, fit the history
+/// to the origin, start a new era, check the origin for writes that bypassed tracking, record the
+/// history as in use with a write horizon, then start the worker.
+/// </summary>
+/// <remarks>
+/// Every open starts a new era after archiving the committed current writeset, whether the last shutdown
+/// was clean or not, so no committed mark is ever lost. The in-use record is written last, so a crash
+/// anywhere before it leaves the history as it was and the next open repeats the whole sequence.
+/// </remarks>
+internal static class OpenSequence
 {
-    /// <summary>
-    /// Opens tracking over an opened store. Every open starts a new era after archiving the committed current
-    /// writeset, whether the last shutdown was clean or not, so no committed mark is ever lost.
-    /// </summary>
-    /// <exception cref="MetadataException">The metadata needs a check, or does not fit this origin or block size.</exception>
     public static EraTracker Open(IEraStore store, EraTrackerOptions options)
     {
         var current = Validate(store, options);
@@ -27,15 +32,15 @@ public sealed partial class EraTracker
             throw new MetadataException($"the era counter is exhausted at era {store.CurrentEra}; the history cannot be continued", e);
         }
 
-        var tracker = new EraTracker(store, current, log, options.WriteHorizon);
+        var commits = new GroupCommit(store, current.NrBlocks, log);
         try
         {
-            tracker._digestPending = true;
-            tracker._recovered = !state.WasClean;
-            tracker._originCheck = CheckOrigin(state, options);
+            var originCheck = CheckOrigin(state, options);
+            var horizon = new WriteHorizon(options.WriteHorizon);
+            var controls = new EraControls(store, current, commits, horizon, log, recovered: !state.WasClean, originCheck);
             if (!state.WasClean)
                 log($"warning: the last shutdown was not clean; the committed marks were archived as era {era - 1} and era {era} starts");
-            var changed = tracker._originCheck switch
+            var changed = originCheck switch
             {
                 OriginCheck.ChangedWhileUnmounted => string.Create(CultureInfo.InvariantCulture,
                     $"the origin changed while unmounted (mtime {Describe(state.RecordedOriginMtimeUtc)} recorded, {options.OriginMtimeUtc:O} now)"),
@@ -48,21 +53,22 @@ public sealed partial class EraTracker
             if (changed is not null)
             {
                 log($"warning: {changed}; every block counts as written in era {era} and a new generation starts");
-                tracker.CommitOnOpen(new BlockRun(0, current.NrBlocks));
+                commits.CommitNow(new BlockRun(0, current.NrBlocks));
                 store.NewGeneration();
             }
-            else if (grown.Count > 0) tracker.CommitOnOpen(grown);
+            else commits.CommitNow(grown);
 
             // Last, so a crash anywhere above leaves the history "clean with the old mtime" (or unclean
             // with the old horizon) and the next open repeats the all-blocks marking instead of
             // trusting a half-done open. The horizon is set before the first write can reach the origin.
-            store.SetClean(false, options.OriginMtimeUtc, tracker.NextHorizon());
-            tracker.Start();
-            return tracker;
+            store.SetClean(false, options.OriginMtimeUtc, horizon.Next());
+            controls.Publish();
+            commits.Start(controls);
+            return new EraTracker(current, commits, controls, horizon);
         }
         catch
         {
-            tracker.Dispose();
+            commits.Dispose();
             throw;
         }
     }
@@ -104,6 +110,15 @@ public sealed partial class EraTracker
         return current;
     }
 
+    /// <summary>What the open finds about writes to the origin that did not pass through a mount.</summary>
+    public static OriginCheck CheckOrigin(StoreOpenState state, EraTrackerOptions options)
+    {
+        if (state.WasClean)
+            return SameInstant(state.RecordedOriginMtimeUtc, options.OriginMtimeUtc) ? OriginCheck.CleanShutdown : OriginCheck.ChangedWhileUnmounted;
+        if (state.WriteHorizonUtc is not { } horizon) return OriginCheck.UncleanWithoutHorizon;
+        return LatestChange(options) > horizon ? OriginCheck.ChangedAfterCrash : OriginCheck.UncleanShutdown;
+    }
+
     /// <summary>
     /// Adapts the history to the origin's current size (a shrink was allowed by <see cref="Validate"/>);
     /// returns the blocks holding bytes that did not exist before.
@@ -128,22 +143,17 @@ public sealed partial class EraTracker
         return new BlockRun(firstNew, current.NrBlocks - firstNew);
     }
 
-    /// <summary>Marks a run before the worker exists (on the opening thread), durably, as written in the new era.</summary>
-    private void CommitOnOpen(BlockRun run)
+    private static Action<string> SafeLogger(Action<string>? log) => line =>
     {
-        if (run.Count == 0) return;
-        _store.CommitMarks([run]);
-        _blocksWrittenThisEra += _durable.SetRange(run.Start, run.Count);
-        _commits++;
-    }
-
-    private static OriginCheck CheckOrigin(StoreOpenState state, EraTrackerOptions options)
-    {
-        if (state.WasClean)
-            return SameInstant(state.RecordedOriginMtimeUtc, options.OriginMtimeUtc) ? OriginCheck.CleanShutdown : OriginCheck.ChangedWhileUnmounted;
-        if (state.WriteHorizonUtc is not { } horizon) return OriginCheck.UncleanWithoutHorizon;
-        return LatestChange(options) > horizon ? OriginCheck.ChangedAfterCrash : OriginCheck.UncleanShutdown;
-    }
+        // A throwing logger must not take the worker (and every waiting writer) down with it.
+        try
+        {
+            log?.Invoke(line);
+        }
+        catch (Exception)
+        {
+        }
+    };
 
     private static DateTime LatestChange(EraTrackerOptions options) =>
         options.OriginChangedUtc is { } changed && changed > options.OriginMtimeUtc ? changed : options.OriginMtimeUtc;
