@@ -63,18 +63,13 @@ internal static class CreateVerb
         }
     }
 
-    /// <summary>
-    /// Formats metadata and records the origin's current mtime as a clean baseline, so the first mount
-    /// can tell an untouched origin (era 1 starts empty, as in dm-era) from one written meanwhile.
-    /// </summary>
+    /// <summary>Formats metadata with a clean baseline (see <see cref="MetadataStore.CreateWithBaseline"/>); failures are one line naming the file.</summary>
     public static IEraStore CreateStore(string metadataPath, long originSize, DateTime originMtimeUtc, uint blockSize, bool force)
     {
         var geometry = Geometry(originSize, blockSize);
         try
         {
-            using (var created = MetadataStore.Create(metadataPath, geometry, force)) created.SetClean(true, originMtimeUtc);
-            // Reopened so that a mount on it sees the clean baseline, not the unclean state the file had before it.
-            return MetadataStore.Open(metadataPath);
+            return MetadataStore.CreateWithBaseline(metadataPath, geometry, originMtimeUtc, force);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or MetadataException)
         {

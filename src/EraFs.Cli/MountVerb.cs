@@ -1,26 +1,11 @@
 using System.CommandLine;
-using EraFs.Core;
+using EraFs.Daemon;
 using EraFs.FileSystem;
-using EraFs.Fuse;
 
 namespace EraFs.Cli;
 
-/// <summary>What <c>erafs mount</c> was asked to do.</summary>
-internal sealed record MountRequest(
-    string Origin,
-    string MountPoint,
-    string? Metadata,
-    bool Create,
-    uint? BlockSize,
-    bool Foreground,
-    bool AllowOther,
-    bool AllowShrink,
-    string? LogPath,
-    bool DaemonChild,
-    IReadOnlyList<string> Args,
-    RegionLogRequest? RegionLog = null,
-    uint? Threads = null,
-    TimeSpan? WriteHorizon = null);
+/// <summary>What <c>erafs mount</c> was asked to do: the mount itself, and how the process serves it.</summary>
+internal sealed record MountRequest(MountPlan Plan, bool Foreground, string? LogPath, bool DaemonChild, IReadOnlyList<string> Args);
 
 /// <summary>erafs mount: opens the origin and history, serves the mount until it is unmounted.</summary>
 internal static class MountVerb
@@ -60,21 +45,20 @@ internal static class MountVerb
             var meta = p.GetValue(metadata);
             var daemonLog = p.GetValue(logFile);
             var logSpec = p.GetValue(regionLog);
-            if (logSpec is not null && !RegionLogSetup.IsSpec(logSpec))
+            if (logSpec is not null && !RegionLogOptions.IsSpec(logSpec))
                 throw new CliException($"--log: '{logSpec}' is not a region log (core, disk:PATH or userspace:SOCKET); the daemon's own log file is --log-file", ExitCode.Usage);
             var legs = p.GetValue(mirrors) ?? [];
-            var regions = logSpec is null && legs.Length == 0 ? null : new RegionLogRequest(
-                logSpec ?? "core", RegionLogSetup.ParseRegionSize(p.GetValue(regionSize)), RegionLogSetup.ParseSync(p.GetValue(forceSync), p.GetValue(noSync)),
-                legs, p.GetValue(resyncRate) is { } rate ? ByteSize.Parse(rate, "--resync-rate") : RegionLogSetup.DefaultResyncRate);
-            return Run(new MountRequest(
+            var regions = logSpec is null && legs.Length == 0 ? null : new MirrorPlan(
+                logSpec ?? "core", RegionLogOptions.ParseRegionSize(p.GetValue(regionSize)), RegionLogOptions.ParseSync(p.GetValue(forceSync), p.GetValue(noSync)),
+                legs, p.GetValue(resyncRate) is { } rate ? ByteSize.Parse(rate, "--resync-rate") : MirrorPlan.DefaultResyncRate);
+            var plan = new MountPlan(
                 Path.GetFullPath(p.GetValue(origin)!), p.GetValue(mountPoint)!, meta is null ? null : Path.GetFullPath(meta), p.GetValue(create), bs,
-                p.GetValue(foreground), p.GetValue(allowOther), p.GetValue(allowShrink), daemonLog,
-                p.GetValue(child), passOn, regions, p.GetValue(threads), WriteHorizon(p.GetValue(horizon))), p.InvocationConfiguration.Output, p.InvocationConfiguration.Error);
+                p.GetValue(allowOther), p.GetValue(allowShrink), regions, p.GetValue(threads), WriteHorizon(p.GetValue(horizon)));
+            return Run(new MountRequest(plan, p.GetValue(foreground), daemonLog, p.GetValue(child), passOn),
+                p.InvocationConfiguration.Output, p.InvocationConfiguration.Error);
         });
         return cmd;
     }
-
-    public const uint DefaultBlockSize = 64 * 1024;
 
     private static TimeSpan? WriteHorizon(double? seconds) =>
         seconds is null ? null
@@ -83,77 +67,40 @@ internal static class MountVerb
 
     public static int Run(MountRequest r, TextWriter stdout, TextWriter stderr)
     {
-        var logPath = r.LogPath ?? DaemonLauncher.DefaultLogPath(r.MountPoint);
-        if (!r.Foreground) return DaemonLauncher.Launch(r.Args, stdout, stderr, logPath, r.MountPoint);
+        var logPath = r.LogPath ?? DaemonLauncher.DefaultLogPath(r.Plan.MountPoint);
+        if (!r.Foreground) return DaemonLauncher.Launch(r.Args, stdout, stderr, logPath, r.Plan.MountPoint);
 
         if (r.DaemonChild) Mono.Unix.Native.Syscall.setsid();
         var log = r.DaemonChild || r.LogPath is not null ? OpenLog(logPath) : new DaemonLog(stderr);
 
         using (log)
         using (var signals = new StopSignals(log))
-        // Every refusal below comes before the first byte is written: the mount point and the claims
-        // first, then the metadata is checked and the tracker's open validated, and only then do the
-        // region log, the history and the mount change anything.
-        using (var claims = MountClaims.Take(r))
         {
-            var origin = OpenOrigin(r.Origin);
-            EraTracker? tracker = null;
-            MirrorSet? mirror = null;
-            ServedMount? served = null;
             try
             {
-                IEraStore? store = r.Metadata is null ? null : OpenStore(r, origin, log);
-                try
-                {
-                    if (r.RegionLog is not null) mirror = RegionLogSetup.Open(r.RegionLog, origin, log);
-                    if (store is not null) tracker = OpenTracker(r, store, origin, log);
-                }
-                catch
-                {
-                    if (tracker is null) store?.Dispose();
-                    throw;
-                }
-                claims.Opened();
-                using var snapshotView = tracker is null ? null : new MetadataSnapshotView(r.Metadata!, log);
-                var options = new FuseMountOptions
-                {
-                    AllowOther = r.AllowOther,
-                    MaxThreads = r.Threads ?? new FuseMountOptions().MaxThreads,
-                    FsName = "erafs:" + Path.GetFullPath(r.Origin),
-                };
-                try
-                {
-                    served = ServedMount.Start(origin, tracker, r.MountPoint, options, log,
-                        views: snapshotView is null ? null : [snapshotView.File], mirror: mirror);
-                }
-                catch (FuseMountException ex)
-                {
-                    throw new CliException(ex.Message);
-                }
-                log.Info($"serving {origin.Path} ({origin.Size} bytes) on {served.MountPoint}" +
-                         (tracker is null ? " without tracking" : $"; {tracker.StatusLine}"));
-
-                signals.Attach(served);
+                if (r.Plan.Metadata is { } meta && File.Exists(meta) && new FileInfo(meta).Length > 0)
+                    ToolFiles.RequireBinary(meta, "EraFs metadata");
+                using var mount = MountBuilder.Start(r.Plan, log);
+                signals.Attach(mount.Served);
                 if (r.DaemonChild) DetachFromLauncher(logPath, stdout);
-                else stdout.WriteLine($"erafs: mounted on {served.MountPoint}; stop with Ctrl-C or erafs unmount");
-
-                served.Completion.GetAwaiter().GetResult();
+                else stdout.WriteLine($"erafs: mounted on {mount.Served.MountPoint}; stop with Ctrl-C or erafs unmount");
+                mount.Served.Completion.GetAwaiter().GetResult();
                 return (int)ExitCode.Ok;
+            }
+            catch (MountRefusedException ex)
+            {
+                throw new CliException(ex.Message, ex.Refusal switch
+                {
+                    MountRefusal.Busy => ExitCode.Busy,
+                    MountRefusal.MetadataDamaged => ExitCode.MetadataDamaged,
+                    MountRefusal.Usage => ExitCode.Usage,
+                    _ => ExitCode.Failed,
+                });
             }
             catch (Exception ex) when (r.DaemonChild && ex is not CliException)
             {
                 log.Error($"daemon failed: {ex.Message}", ex);
                 throw;
-            }
-            finally
-            {
-                if (served is not null) served.Dispose();
-                else
-                {
-                    mirror?.Dispose();
-                    tracker?.Dispose();
-                    origin.Dispose();
-                }
             }
         }
     }
@@ -182,71 +129,4 @@ internal static class MountVerb
             throw new CliException(ex.Message);
         }
     }
-
-    private static Origin OpenOrigin(string path)
-    {
-        try
-        {
-            return Origin.Open(path);
-        }
-        catch (IOException ex)
-        {
-            throw new CliException(ex.Message);
-        }
-    }
-
-    /// <summary>
-    /// Opens (or with --create, formats) the history and refuses, before anything is written to it,
-    /// damaged metadata and any origin or block size the tracker's open would refuse.
-    /// </summary>
-    private static IEraStore OpenStore(MountRequest r, Origin origin, DaemonLog log)
-    {
-        var meta = r.Metadata!;
-        IEraStore store;
-        if (!File.Exists(meta) || new FileInfo(meta).Length == 0)
-        {
-            if (!r.Create)
-                throw new CliException($"{meta}: metadata does not exist (create it with 'erafs create' or mount with --create)");
-            store = CreateVerb.CreateStore(meta, origin.Size, origin.ModifiedUtc, r.BlockSize ?? DefaultBlockSize, force: File.Exists(meta));
-            log.Info($"{meta}: created metadata for {origin.Path} with {store.Geometry.BlockSize}-byte blocks");
-        }
-        else
-        {
-            store = NeedsCheckGate.Open(meta, log);
-        }
-        try
-        {
-            EraTracker.Validate(store, TrackerOptions(r, origin, log));
-            return store;
-        }
-        catch (Exception ex) when (ex is MetadataException or ArgumentException)
-        {
-            store.Dispose();
-            throw new CliException($"{meta}: {ex.Message}", ex is MetadataCorruptException ? ExitCode.MetadataDamaged : ExitCode.Failed);
-        }
-    }
-
-    private static EraTracker OpenTracker(MountRequest r, IEraStore store, Origin origin, DaemonLog log)
-    {
-        try
-        {
-            return EraTracker.Open(store, TrackerOptions(r, origin, log));
-        }
-        catch (Exception ex) when (ex is MetadataException or ControlRejectedException or IOException or ArgumentException)
-        {
-            store.Dispose();
-            throw new CliException($"{r.Metadata}: {ex.Message}");
-        }
-    }
-
-    private static EraTrackerOptions TrackerOptions(MountRequest r, Origin origin, DaemonLog log) => new()
-    {
-        OriginSize = origin.Size,
-        OriginMtimeUtc = origin.ModifiedUtc,
-        OriginChangedUtc = origin.ChangedUtc,
-        RequestedBlockSize = r.BlockSize,
-        AllowShrink = r.AllowShrink,
-        WriteHorizon = r.WriteHorizon ?? EraTrackerOptions.DefaultWriteHorizon,
-        Log = log.Info,
-    };
 }

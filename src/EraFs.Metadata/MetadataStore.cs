@@ -61,6 +61,17 @@ public sealed partial class MetadataStore : IEraStore
         }
     }
 
+    /// <summary>
+    /// Formats metadata and records the origin's current mtime as a clean baseline, so the first mount
+    /// can tell an untouched origin (era 1 starts empty, as in dm-era) from one written meanwhile.
+    /// Reopened so that a mount on it sees the clean baseline, not the unclean state the file had before.
+    /// </summary>
+    public static MetadataStore CreateWithBaseline(string path, EraGeometry geometry, DateTime originMtimeUtc, bool force)
+    {
+        using (var created = Create(path, geometry, force)) created.SetClean(true, originMtimeUtc);
+        return Open(path);
+    }
+
     /// <summary>Opens existing metadata for writing, checking every block it reads.</summary>
     public static MetadataStore Open(string path)
     {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using EraFs.RegionLog;
+using EraFs.Daemon;
 using EraFs.Fuse;
 using EraFs.TestSupport;
 
@@ -123,7 +124,7 @@ public class LogServerMountTests
         try
         {
             Assert.That(other.StandardOutput.ReadLine(), Does.StartWith(LogServerVerb.ReadyPrefix));
-            Assert.That(() => new UserspaceDirtyRegionLog(() => RegionLogSetup.Connect(second), second, uuid, 16L << 20, RegionSize, RegionLogSync.Default),
+            Assert.That(() => new UserspaceDirtyRegionLog(() => MirrorSetup.Connect(second), second, uuid, 16L << 20, RegionSize, RegionLogSync.Default),
                 Throws.TypeOf<RegionLogException>().With.Message.Contains("refused the log"), "a second server cannot open the held file");
             var mount = Erafs.Run("mount", "--origin", _dir.SparseFile("other.img", 16L << 20), "--mirror", _dir.SparseFile("other-leg.img", 16L << 20),
                 "--log", "disk:" + file, _dir.Subdirectory("other-mnt"));

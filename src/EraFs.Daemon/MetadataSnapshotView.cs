@@ -4,7 +4,7 @@ using EraFs.Metadata;
 using EraFs.Tools;
 using EraFs.Tools.DmEra;
 
-namespace EraFs.Cli;
+namespace EraFs.Daemon;
 
 /// <summary>
 /// MOUNT/metadata: while a metadata snapshot is held, dm-era metadata whose block 0 is the live state

@@ -1,42 +1,20 @@
 using System.Net.Sockets;
-using EraFs.RegionLog;
 using EraFs.FileSystem;
+using EraFs.RegionLog;
 using EraFs.Storage;
 using Mono.Unix;
 
-namespace EraFs.Cli;
+namespace EraFs.Daemon;
 
-/// <summary>What <c>erafs mount</c> was asked about the dirty region log and mirror legs.</summary>
-internal sealed record RegionLogRequest(string Spec, long RegionSize, RegionLogSync Sync, IReadOnlyList<string> Mirrors, long ResyncBytesPerSecond);
-
-/// <summary>Parses <c>--log core|disk:PATH|userspace:SOCKET</c> and opens the region log, the legs and the resync for a mount.</summary>
-internal static class RegionLogSetup
+/// <summary>Opens a mount's dirty region log (core, disk:PATH or userspace:SOCKET), its mirror legs and the resync.</summary>
+internal static class MirrorSetup
 {
-    public const long DefaultResyncRate = 256L << 20;
-
-    /// <summary>True if the text names a region log type (anything else given to --log is the daemon's log file).</summary>
-    public static bool IsSpec(string text) =>
-        text == "core" || text.StartsWith("disk:", StringComparison.Ordinal) || text.StartsWith("userspace:", StringComparison.Ordinal);
-
-    public static RegionLogSync ParseSync(bool sync, bool nosync) =>
-        sync && nosync ? throw new CliException("--sync and --nosync exclude each other", ExitCode.Usage)
-        : sync ? RegionLogSync.Force : nosync ? RegionLogSync.Assume : RegionLogSync.Default;
-
-    public static long ParseRegionSize(string? text)
-    {
-        if (text is null) return RegionGeometry.DefaultRegionSize;
-        var size = ByteSize.Parse(text, "--region-size");
-        if (size < RegionGeometry.MinimumRegionSize || (size & (size - 1)) != 0)
-            throw new CliException($"--region-size: {text} is not a power of two of at least 4KiB", ExitCode.Usage);
-        return size;
-    }
-
     /// <summary>The file a disk log spec names (absolute), or null for the other log types.</summary>
     public static string? DiskLogPath(string spec) =>
         spec.StartsWith("disk:", StringComparison.Ordinal) ? Path.GetFullPath(spec["disk:".Length..]) : null;
 
     /// <summary>
-    /// Opens the log the spec names over the origin's size; failures are one-line CLI errors. A
+    /// Opens the log the spec names over the origin's size; failures are one-line refusals. A
     /// userspace log is named on its daemon by a UUID derived from the origin's canonical path.
     /// </summary>
     public static IDirtyRegionLog OpenLog(string spec, string originPath, long deviceLength, long regionSize, RegionLogSync sync)
@@ -67,9 +45,9 @@ internal static class RegionLogSetup
         }
         catch (Exception e) when (e is RegionLogException or IOException or ArgumentException)
         {
-            throw new CliException($"--log {spec}: {e.Message}");
+            throw new MountRefusedException($"--log {spec}: {e.Message}", inner: e);
         }
-        throw new CliException($"--log: '{spec}' is not a region log (use core, disk:PATH or userspace:SOCKET)", ExitCode.Usage);
+        throw new ArgumentException($"--log: '{spec}' is not a region log (use core, disk:PATH or userspace:SOCKET)", nameof(spec));
     }
 
     /// <summary>A stream to the log daemon; a reply slower than 15 s counts as a lost daemon, as in dm-log-userspace.</summary>
@@ -89,13 +67,13 @@ internal static class RegionLogSetup
     }
 
     /// <summary>Opens legs and log and starts the mirror; on failure nothing stays open.</summary>
-    public static MirrorSet Open(RegionLogRequest request, Origin origin, DaemonLog log)
+    public static MirrorSet Open(MirrorPlan request, Origin origin, DaemonLog log)
     {
         var legs = new List<MirrorLeg>();
         IDirtyRegionLog? regionLog = null;
         try
         {
-            foreach (var path in request.Mirrors)
+            foreach (var path in request.Legs)
             {
                 try
                 {
@@ -103,10 +81,10 @@ internal static class RegionLogSetup
                 }
                 catch (IOException e)
                 {
-                    throw new CliException($"--mirror: {e.Message}");
+                    throw new MountRefusedException($"--mirror: {e.Message}", inner: e);
                 }
             }
-            regionLog = OpenLog(request.Spec, origin.Path, origin.Size, request.RegionSize, request.Sync);
+            regionLog = OpenLog(request.LogSpec, origin.Path, origin.Size, request.RegionSize, request.Sync);
             var set = new MirrorSet(origin, legs, regionLog, request.ResyncBytesPerSecond, log);
             log.Info($"region log {regionLog.Status(RegionLogStatusType.Table).TrimEnd()}: {set.Regions.InSyncRegions}/{regionLog.RegionCount} regions in sync, {legs.Count} mirror leg(s)");
             return set;

@@ -1,12 +1,12 @@
 using EraFs.Fuse;
 using EraFs.Storage;
 
-namespace EraFs.Cli;
+namespace EraFs.Daemon;
 
 /// <summary>
 /// The files one mount owns exclusively for its whole life (origin, mirror legs, disk region log,
 /// metadata), taken before anything is opened for writing, so that a second mount of any of them is
-/// refused (exit 4) having changed nothing. The kernel drops the claims when the daemon dies.
+/// refused (busy) having changed nothing. The kernel drops the claims when the daemon dies.
 /// </summary>
 internal sealed class MountClaims : IDisposable
 {
@@ -18,8 +18,8 @@ internal sealed class MountClaims : IDisposable
     {
     }
 
-    /// <summary>Checks the mount point, then claims every file the request names; throws CliException (busy: exit 4).</summary>
-    public static MountClaims Take(MountRequest r)
+    /// <summary>Checks the mount point, then claims every file the plan names; throws <see cref="MountRefusedException"/>.</summary>
+    public static MountClaims Take(MountPlan r)
     {
         try
         {
@@ -27,17 +27,17 @@ internal sealed class MountClaims : IDisposable
         }
         catch (FuseMountException ex)
         {
-            throw new CliException(ex.Message);
+            throw new MountRefusedException(ex.Message, inner: ex);
         }
         var holder = $"erafs mount on {Path.GetFullPath(r.MountPoint)}";
         var claims = new MountClaims();
         try
         {
             claims.Add(r.Origin, "origin", holder);
-            if (r.RegionLog is { } regionLog)
+            if (r.Mirror is { } mirror)
             {
-                foreach (var leg in regionLog.Mirrors) claims.Add(Path.GetFullPath(leg), "mirror leg", holder);
-                if (RegionLogSetup.DiskLogPath(regionLog.Spec) is { } diskLog) claims.Add(diskLog, "region log", holder);
+                foreach (var leg in mirror.Legs) claims.Add(Path.GetFullPath(leg), "mirror leg", holder);
+                if (MirrorSetup.DiskLogPath(mirror.LogSpec) is { } diskLog) claims.Add(diskLog, "region log", holder);
             }
             if (r.Metadata is { } meta)
             {
@@ -78,11 +78,11 @@ internal sealed class MountClaims : IDisposable
         }
         catch (FileBusyException ex)
         {
-            throw new CliException(ex.Message + "; refusing to mount it twice", ExitCode.Busy);
+            throw new MountRefusedException(ex.Message + "; refusing to mount it twice", MountRefusal.Busy, ex);
         }
         catch (IOException ex)
         {
-            throw new CliException(ex.Message);
+            throw new MountRefusedException(ex.Message, inner: ex);
         }
     }
 }

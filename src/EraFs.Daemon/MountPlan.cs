@@ -1,0 +1,49 @@
+using EraFs.RegionLog;
+
+namespace EraFs.Daemon;
+
+/// <summary>What one mount is to serve: the files it owns and how it tracks writes to them; paths are absolute.</summary>
+public sealed record MountPlan(
+    string Origin,
+    string MountPoint,
+    string? Metadata,
+    bool Create = false,
+    uint? BlockSize = null,
+    bool AllowOther = false,
+    bool AllowShrink = false,
+    MirrorPlan? Mirror = null,
+    uint? Threads = null,
+    TimeSpan? WriteHorizon = null)
+{
+    /// <summary>The tracking block size a new history gets when none is asked for.</summary>
+    public const uint DefaultBlockSize = 64 * 1024;
+}
+
+/// <summary>The dirty region log and mirror legs of a mount: <c>--log core|disk:PATH|userspace:SOCKET</c> and its options.</summary>
+public sealed record MirrorPlan(string LogSpec, long RegionSize, RegionLogSync Sync, IReadOnlyList<string> Legs, long ResyncBytesPerSecond)
+{
+    public const long DefaultResyncRate = 256L << 20;
+}
+
+/// <summary>Why a mount was refused; the CLI turns it into its exit code.</summary>
+public enum MountRefusal
+{
+    /// <summary>Bad input, an I/O error or a refused state.</summary>
+    Failed,
+
+    /// <summary>An option's value cannot work (a block size the origin cannot be tracked in).</summary>
+    Usage,
+
+    /// <summary>The metadata is damaged (the checker found problems).</summary>
+    MetadataDamaged,
+
+    /// <summary>Another EraFs process holds one of the mount's files.</summary>
+    Busy,
+}
+
+/// <summary>A mount refused before it served anything, with one line naming the file and what is wrong.</summary>
+public sealed class MountRefusedException(string message, MountRefusal refusal = MountRefusal.Failed, Exception? inner = null)
+    : Exception(message, inner)
+{
+    public MountRefusal Refusal { get; } = refusal;
+}
