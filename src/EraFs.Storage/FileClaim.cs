@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
-using Mono.Unix;
 using Mono.Unix.Native;
 
 namespace EraFs.Storage;
@@ -16,11 +14,8 @@ namespace EraFs.Storage;
 /// under <see cref="OwnerDirectory"/> saying what it is (a mount point, a tool); the record is only
 /// believed while its pid matches the lock's owner, so a stale one is harmless.
 /// </remarks>
-public sealed partial class FileClaim : IDisposable
+public sealed class FileClaim : IDisposable
 {
-    private const int LOCK_EX = 2;
-    private const int LOCK_NB = 4;
-
     /// <summary>Where holders describe themselves; records are advisory, the lock is the truth.</summary>
     public static string OwnerDirectory { get; set; } = "/run/erafs/claims";
 
@@ -48,15 +43,8 @@ public sealed partial class FileClaim : IDisposable
         var fd = PositionalFile.OpenDescriptor(path, flags, out var openError);
         if (fd < 0)
             throw new IOException($"{path}: cannot open {role}: {Describe(openError)}");
-        int rc;
-        Errno errno;
-        do
-        {
-            rc = flock(fd, LOCK_EX | LOCK_NB);
-            errno = rc == 0 ? 0 : NativeConvert.ToErrno(Marshal.GetLastPInvokeError());
-        }
-        while (rc != 0 && errno == Errno.EINTR);
-        if (rc != 0)
+        var errno = PositionalFile.LockExclusiveNoWait(fd);
+        if (errno != 0)
         {
             var identity = Identity(fd);
             Syscall.close(fd);
@@ -161,11 +149,7 @@ public sealed partial class FileClaim : IDisposable
         }
     }
 
-    // Mono.Posix does not wrap flock(2).
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int flock(int fd, int operation);
-
-    private static string Describe(Errno e) => $"{UnixMarshal.GetErrorDescription(e)} ({e})";
+    private static string Describe(Errno e) => PositionalFile.Describe(e);
 
     private readonly record struct FileIdentity(ulong Device, ulong Inode)
     {

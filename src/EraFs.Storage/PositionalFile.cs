@@ -188,11 +188,27 @@ public sealed unsafe partial class PositionalFile : IDisposable
     /// <summary>"description (ERRNO)" for a negative errno returned by this type.</summary>
     public static string Describe(int negativeErrno) => Describe(NativeConvert.ToErrno(-negativeErrno));
 
-    private static string Describe(Errno e) => $"{UnixMarshal.GetErrorDescription(e)} ({e})";
+    internal static string Describe(Errno e) => $"{UnixMarshal.GetErrorDescription(e)} ({e})";
+
+    /// <summary>flock(fd, LOCK_EX | LOCK_NB), retried on EINTR; 0, or the errno (EWOULDBLOCK when another holds it).</summary>
+    internal static Errno LockExclusiveNoWait(int fd)
+    {
+        const int LOCK_EX = 2, LOCK_NB = 4;
+        while (true)
+        {
+            if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+            var errno = NativeConvert.ToErrno(Marshal.GetLastPInvokeError());
+            if (errno != Errno.EINTR) return errno;
+        }
+    }
 
     private static DateTime Time(long seconds, long nanoseconds) => DateTime.UnixEpoch.AddSeconds(seconds).AddTicks(nanoseconds / 100);
 
-    // Mono.Posix only offers posix_fallocate, which cannot punch holes or zero ranges.
+    // The only libc calls Mono.Posix lacks: it offers posix_fallocate, which cannot punch holes or
+    // zero ranges, and does not wrap flock(2).
     [LibraryImport("libc", SetLastError = true)]
     private static partial int fallocate(int fd, int mode, long offset, long len);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int flock(int fd, int operation);
 }
