@@ -12,7 +12,7 @@ public class BenchSmokeTests
     public void Bench_smoke_run_gets_numbers_from_every_contestant()
     {
         HostTools.RequireFuse();
-        var repo = RepositoryRoot();
+        var repo = Repository.Root();
         using var work = new TestDirectory("bench");
         var psi = new ProcessStartInfo("bash")
         {
@@ -37,12 +37,5 @@ public class BenchSmokeTests
         Assert.That(output, Does.Match(@"bench smoke: (\d+) contestants ok"));
         var ok = int.Parse(System.Text.RegularExpressions.Regex.Match(output, @"bench smoke: (\d+) contestants ok").Groups[1].Value);
         Assert.That(ok, Is.GreaterThanOrEqualTo(5), "raw, c-passthrough, qsd, erafs and erafs-fresh at least");
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "EraFs.sln"))) return dir.FullName;
-        throw new InvalidOperationException("EraFs.sln not found above the test directory");
     }
 }
