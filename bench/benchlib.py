@@ -27,7 +27,7 @@ JOBS = [
 ]
 JOB_TITLE = {j: t for j, t, _ in JOBS}
 JOB_METRIC = {j: m for j, _, m in JOBS}
-CONTESTANT_ORDER = ["raw", "c-passthrough", "qsd", "erafs", "erafs-fresh", "erafs-mirror"]
+CONTESTANT_ORDER = ["raw", "c-passthrough", "qsd", "erafs", "erafs-fresh", "erafs-mirror", "erafs-before"]
 
 
 def proc_ticks(pid):
