@@ -118,6 +118,8 @@ def fio_metrics(path):
 def cmd_record(out, args):
     a = kv_args(args)
     rec = {k: a[k] for k in ("run", "contestant", "loop_dio", "loop_dio_effective", "job", "pass")}
+    if a.get("cache_state"):
+        rec["cache_state"] = a["cache_state"]
     rec.update(fio_metrics(a["fio"]))
     rec["fio_json"] = os.path.basename(a["fio"])
     ticks = a.get("cpu_ticks", "")
@@ -145,7 +147,7 @@ def cmd_record(out, args):
     m = JOB_METRIC[rec["job"]]
     val = f"{rec['iops']:.0f} IOPS" if m == "iops" else f"{rec['mbps']:.0f} MB/s"
     cpu = f", {rec['daemon_cpu_us_per_io']:.1f} CPU-us/io" if rec["daemon_cpu_us_per_io"] is not None else ""
-    print(f"  {rec['contestant']:<14} dio={rec['loop_dio']:<3} {JOB_TITLE[rec['job']]:<18} {val}, "
+    print(f"  {rec['contestant']:<14} dio={rec['loop_dio']:<3} {rec.get('cache_state', ''):<11} {JOB_TITLE[rec['job']]:<18} {val}, "
           f"p99 {rec['p99_us']:.0f} us{cpu}")
 
 
@@ -186,7 +188,13 @@ def load(results_dir):
             if not line.strip():
                 continue
             r = json.loads(line)
-            (rss if r.get("kind") == "rss" else jobs).append(r)
+            if r.get("kind") == "rss":
+                rss.append(r)
+                continue
+            # A row of the tables is one loop mode and one cache state; runs before cache states
+            # were recorded have the loop mode alone.
+            r["mode"] = r["loop_dio"] + (f", {r['cache_state']}" if r.get("cache_state") else "")
+            jobs.append(r)
     return jobs, rss
 
 
@@ -199,13 +207,14 @@ def cmd_report(results_dir):
             meta = json.load(f)
     contestants = [c for c in CONTESTANT_ORDER if any(r["contestant"] == c for r in jobs)]
     contestants += sorted({r["contestant"] for r in jobs} - set(contestants))
-    modes = [m for m in ("off", "on") if any(r["loop_dio"] == m for r in jobs)]
+    # Loop mode off first, then the cache states in the order the run took them.
+    modes = list(dict.fromkeys(r["mode"] for r in sorted(jobs, key=lambda r: r["loop_dio"] != "off")))
     job_ids = [j for j, _, _ in JOBS if any(r["job"] == j for r in jobs)]
 
     # One cell per (contestant, mode, job): every pass kept, the mean used for ratios.
     cells = {}
     for r in jobs:
-        cells.setdefault((r["contestant"], r["loop_dio"], r["job"]), []).append(r)
+        cells.setdefault((r["contestant"], r["mode"], r["job"]), []).append(r)
 
     def agg(c, m, j):
         rs = cells.get((c, m, j))
@@ -259,7 +268,7 @@ def cmd_report(results_dir):
         lines.append("")
     lines.append("Throughput: mean of passes (each pass in brackets). 4k jobs in IOPS, 1M jobs in MB/s.")
     lines.append("")
-    hdr = "| contestant | loop dio | " + " | ".join(JOB_TITLE[j] + (" IOPS" if JOB_METRIC[j] == "iops" else " MB/s") for j in job_ids) + " |"
+    hdr = "| contestant | loop dio, cache | " + " | ".join(JOB_TITLE[j] + (" IOPS" if JOB_METRIC[j] == "iops" else " MB/s") for j in job_ids) + " |"
     lines.append(hdr)
     lines.append("|" + "---|" * (2 + len(job_ids)))
     for m in modes:
@@ -303,9 +312,9 @@ def cmd_report(results_dir):
 
     # Ratios within the same run and the same loop mode only: the machine is shared and noisy.
     refs = [("raw", "raw"), ("c-passthrough", "c-pt"), ("qsd", "qsd"), ("erafs", "erafs")]
-    lines.append("Ratios (mean of passes, same run, same loop mode).")
+    lines.append("Ratios (mean of passes, same run, same loop mode and cache state).")
     lines.append("")
-    lines.append("| contestant | loop dio | " + " | ".join(JOB_TITLE[j] for j in job_ids) + " |")
+    lines.append("| contestant | loop dio, cache | " + " | ".join(JOB_TITLE[j] for j in job_ids) + " |")
     lines.append("|" + "---|" * (2 + len(job_ids)))
     for m in modes:
         for c in contestants:
@@ -347,7 +356,7 @@ def cmd_report(results_dir):
     if targets:
         lines.append("Targets.")
         lines.append("")
-        lines.append("| target | loop dio | job | measured | needed | met |")
+        lines.append("| target | loop dio, cache | job | measured | needed | met |")
         lines.append("|---|---|---|---|---|---|")
         for name, m, jt, r, need in targets:
             if "RSS" in name:
