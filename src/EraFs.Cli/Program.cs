@@ -30,6 +30,12 @@ public static class Program
         };
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         var parsed = root.Parse(args);
+        if (UsageErrors(parsed) is { Count: > 0 } errors)
+        {
+            foreach (var error in errors) stderr.WriteLine($"erafs: {error}");
+            stderr.WriteLine($"usage: {UsageLine(parsed.CommandResult.Command)} (see '{CommandPath(parsed.CommandResult.Command)} --help')");
+            return (int)ExitCode.Usage;
+        }
         try
         {
             return parsed.Invoke(config);
@@ -54,6 +60,58 @@ public static class Program
         return (int)code;
     }
 
+    /// <summary>
+    /// The parse errors worth one line each, the first naming the token that went wrong. A token that
+    /// looks like an option but names none is reported as such: the parser would bind it to a
+    /// positional argument and complain about the next token instead.
+    /// </summary>
+    private static List<string> UsageErrors(ParseResult parsed)
+    {
+        var errors = new List<string>();
+        var known = parsed.CommandResult.Command.Options.SelectMany(o => o.Aliases.Append(o.Name)).ToHashSet(StringComparer.Ordinal);
+        foreach (var option in parsed.RootCommandResult.Command.Options.Where(o => o.Recursive))
+            known.UnionWith(option.Aliases.Append(option.Name));
+        foreach (var token in parsed.Tokens)
+        {
+            if (token.Type != System.CommandLine.Parsing.TokenType.Argument || token.Value.Length < 2 || token.Value[0] != '-') continue;
+            var name = token.Value.Split('=', 2)[0];
+            if (!known.Contains(name) && !IsOptionValue(parsed, token)) errors.Add($"unknown option '{name}'");
+        }
+        if (errors.Count > 0) return errors;
+        foreach (var error in parsed.Errors)
+        {
+            // The parser's suggestion lists ("Did you mean one of the following?") span lines; keep the first.
+            var line = error.Message.Split('\n', 2)[0].Trim();
+            if (line.Length > 0 && !errors.Contains(line)) errors.Add(line);
+        }
+        // "Unrecognized ... 'frobnicate'" names the token; "Required command was not provided" does not.
+        return errors.OrderBy(e => e.StartsWith("Unrecognized", StringComparison.Ordinal) ? 0 : 1).ToList();
+    }
 
+    // "--log-file -x" gives -x to --log-file: a value that starts with '-' is not an unknown option.
+    private static bool IsOptionValue(ParseResult parsed, System.CommandLine.Parsing.Token token)
+    {
+        var index = parsed.Tokens.ToList().IndexOf(token);
+        return index > 0 && parsed.Tokens[index - 1].Type == System.CommandLine.Parsing.TokenType.Option;
+    }
+
+    private static string CommandPath(Command command)
+    {
+        var names = new List<string>();
+        for (Command? c = command; c is not null; c = c.Parents.OfType<Command>().FirstOrDefault())
+            names.Insert(0, c is RootCommand ? "erafs" : c.Name);
+        return string.Join(' ', names);
+    }
+
+    /// <summary>One line: the command path, its arguments, and its required options.</summary>
+    private static string UsageLine(Command command)
+    {
+        var parts = new List<string> { CommandPath(command) };
+        if (command.Subcommands.Count > 0) parts.Add("<" + string.Join('|', command.Subcommands.Select(c => c.Name)) + ">");
+        parts.AddRange(command.Options.Where(o => o.Required).Select(o => $"{o.Name} {o.HelpName ?? o.Name.TrimStart('-').ToUpperInvariant()}"));
+        parts.AddRange(command.Arguments.Where(a => !a.Hidden).Select(a => $"<{a.Name}>"));
+        if (command.Options.Any(o => !o.Required && !o.Hidden)) parts.Add("[options]");
+        return string.Join(' ', parts);
+    }
 }
 
