@@ -12,6 +12,9 @@ internal static class DaemonLauncher
     public const string ReadyLine = "erafs-daemon-ready";
     public const string ChildFlag = "--daemon-child";
 
+    /// <summary>Before the ready line, the child passes each warning it logs on a line of its own with this prefix.</summary>
+    public const string WarningPrefix = "erafs-daemon-warning: ";
+
     public static int Launch(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, string logPath, string mountPoint)
     {
         var psi = new ProcessStartInfo
@@ -40,6 +43,11 @@ internal static class DaemonLauncher
         string? line;
         while ((line = child.StandardOutput.ReadLine()) is not null)
         {
+            if (line.StartsWith(WarningPrefix, StringComparison.Ordinal))
+            {
+                stderr.WriteLine($"erafs: warning: {line[WarningPrefix.Length..]}");
+                continue;
+            }
             if (line == ReadyLine)
             {
                 stdout.WriteLine($"erafs: mounted on {mountPoint} (daemon pid {child.Id}, log {logPath})");

@@ -80,8 +80,10 @@ internal static class MountVerb
             {
                 if (r.Plan.Metadata is { } meta && File.Exists(meta) && new FileInfo(meta).Length > 0)
                     ToolFiles.RequireBinary(meta, "EraFs metadata");
+                log.WarningSink = WarningSink(r, stdout, stderr, log);
                 using var mount = MountBuilder.Start(r.Plan, log);
                 signals.Attach(mount.Served);
+                log.WarningSink = null;
                 if (r.DaemonChild) DetachFromLauncher(logPath, stdout);
                 else stdout.WriteLine($"erafs: mounted on {mount.Served.MountPoint}; stop with Ctrl-C or erafs unmount");
                 mount.Served.Completion.GetAwaiter().GetResult();
@@ -103,6 +105,18 @@ internal static class MountVerb
                 throw;
             }
         }
+    }
+
+    // The daemon child tells the launcher, which prints them on the mount command's stderr; a
+    // foreground mount logging to a file prints them itself; one logging to stderr already shows them.
+    private static Action<string>? WarningSink(MountRequest r, TextWriter stdout, TextWriter stderr, DaemonLog log)
+    {
+        if (r.DaemonChild) return w =>
+        {
+            stdout.WriteLine(DaemonLauncher.WarningPrefix + w.ReplaceLineEndings(" "));
+            stdout.Flush();
+        };
+        return r.LogPath is not null ? w => stderr.WriteLine($"erafs: warning: {w}") : null;
     }
 
     // The launcher waits for this line; after it, stdout and stderr point at the log so the daemon

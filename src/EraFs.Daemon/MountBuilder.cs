@@ -174,6 +174,6 @@ public sealed class MountBuilder : IDisposable
         RequestedBlockSize = plan.BlockSize,
         AllowShrink = plan.AllowShrink,
         WriteHorizon = plan.WriteHorizon ?? EraTrackerOptions.DefaultWriteHorizon,
-        Log = log.Info,
+        Log = log.Note,
     };
 }

@@ -59,7 +59,38 @@ public sealed class DaemonLog : IFuseLog, IDisposable
     /// <summary>Lines that could not be written (full or failing log disk, closed stderr).</summary>
     public long LinesLost => Interlocked.Read(ref _lost);
 
+    /// <summary>
+    /// Where warnings go besides the log while someone is waiting for the mount: the command that
+    /// started it shows them, since a user who never reads the log must still learn that the origin
+    /// changed while unmounted or that the last shutdown was not clean.
+    /// </summary>
+    public Action<string>? WarningSink { get; set; }
+
     public void Info(string message) => Write("info", message, null);
+
+    public void Warning(string message)
+    {
+        Write("warning", message, null);
+        try
+        {
+            WarningSink?.Invoke(message);
+        }
+        catch (Exception)
+        {
+            Interlocked.Increment(ref _lost);
+        }
+    }
+
+    /// <summary>
+    /// A line from a part that knows no log levels (the era tracker logs plain strings): a leading
+    /// "warning: " makes it a warning, anything else is information.
+    /// </summary>
+    public void Note(string message)
+    {
+        const string warning = "warning: ";
+        if (message.StartsWith(warning, StringComparison.Ordinal)) Warning(message[warning.Length..]);
+        else Info(message);
+    }
 
     public void Error(string message, Exception? exception = null)
     {

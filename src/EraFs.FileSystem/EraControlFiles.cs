@@ -22,9 +22,9 @@ public static class EraControlFiles
             new ControlFile("info", () => FormatInfo(tracker.Info.Concat(extraInfo())), null),
             new ControlFile("checkpoint",
                 () => (tracker.LastCheckpointEra?.ToString(CultureInfo.InvariantCulture) ?? "-") + "\n",
-                _ => Run(log, "checkpoint", () => tracker.Checkpoint())),
-            new ControlFile("take_metadata_snap", null, _ => Run(log, "take_metadata_snap", tracker.TakeMetadataSnap)),
-            new ControlFile("drop_metadata_snap", null, _ => Run(log, "drop_metadata_snap", tracker.DropMetadataSnap)),
+                _ => Control(tracker, log, "checkpoint")),
+            new ControlFile("take_metadata_snap", null, _ => Control(tracker, log, "take_metadata_snap")),
+            new ControlFile("drop_metadata_snap", null, _ => Control(tracker, log, "drop_metadata_snap")),
             new ControlFile("message", null, m => Message(tracker, log, m)),
         ];
     }
@@ -48,13 +48,29 @@ public static class EraControlFiles
             log.Error($"message refused: dm-era messages take exactly one word, got {words.Length}");
             return FuseErrors.EINVAL;
         }
-        return words[0].ToLowerInvariant() switch
+        var name = words[0].ToLowerInvariant();
+        return Messages.Contains(name) ? Control(tracker, log, name) : Unknown(log, words[0]);
+    }
+
+    /// <summary>Runs one dm-era message and logs what it did, so the log tells when each era began and each snapshot was held.</summary>
+    private static int Control(EraTracker tracker, IFuseLog log, string name)
+    {
+        var before = tracker.Status;
+        return Run(log, name, name switch
         {
-            "checkpoint" => Run(log, "checkpoint", () => tracker.Checkpoint()),
-            "take_metadata_snap" => Run(log, "take_metadata_snap", tracker.TakeMetadataSnap),
-            "drop_metadata_snap" => Run(log, "drop_metadata_snap", tracker.DropMetadataSnap),
-            _ => Unknown(log, words[0]),
-        };
+            "checkpoint" => () => tracker.Checkpoint(),
+            "take_metadata_snap" => tracker.TakeMetadataSnap,
+            _ => tracker.DropMetadataSnap,
+        }, () =>
+        {
+            var after = tracker.Status;
+            return name switch
+            {
+                "checkpoint" => $"checkpoint: era {before.CurrentEra} -> {after.CurrentEra}",
+                "take_metadata_snap" => $"take_metadata_snap: snapshot held at metadata block {after.HeldSnapshot}, era {before.CurrentEra} -> {after.CurrentEra}",
+                _ => $"drop_metadata_snap: snapshot at metadata block {before.HeldSnapshot} dropped",
+            };
+        });
     }
 
     private static int Unknown(IFuseLog log, string word)
@@ -63,11 +79,12 @@ public static class EraControlFiles
         return FuseErrors.EINVAL;
     }
 
-    private static int Run(IFuseLog log, string what, Action action)
+    private static int Run(IFuseLog log, string what, Action action, Func<string> done)
     {
         try
         {
             action();
+            log.Info(done());
             return 0;
         }
         catch (ControlRejectedException ex)

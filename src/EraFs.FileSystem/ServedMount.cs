@@ -54,7 +54,8 @@ public sealed class ServedMount : IDisposable
         var (w, r) = _fileSystem.LargestRequests;
         yield return ("pid", Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         yield return ("origin", _origin.Path);
-        yield return ("origin_size", _origin.Size.ToString(CultureInfo.InvariantCulture));
+        // A tracked mount's info already has origin_size from the tracker's geometry.
+        if (_tracker is null) yield return ("origin_size", _origin.Size.ToString(CultureInfo.InvariantCulture));
         yield return ("tracking", _tracker is null ? "off" : "era");
         yield return ("max_write", _fileSystem.Connection?.MaxWrite.ToString(CultureInfo.InvariantCulture) ?? "-");
         yield return ("largest_write_seen", w.ToString(CultureInfo.InvariantCulture));

@@ -45,6 +45,24 @@ public class MountCommandTests
     }
 
     [Test]
+    public void A_warning_at_mount_reaches_the_mount_commands_stderr_and_is_logged_as_a_warning()
+    {
+        var meta = _dir.File("origin.meta");
+        var log = _dir.File("daemon.log");
+        Erafs.Run("mount", "--origin", _image, "--metadata", meta, "--create", "--log-file", log, _mnt).Ok();
+        Erafs.Run("unmount", _mnt).Ok();
+        File.SetLastWriteTimeUtc(_image, DateTime.UtcNow.AddMinutes(5));
+
+        var r = Erafs.Run("mount", "--origin", _image, "--metadata", meta, "--log-file", log, _mnt).Ok();
+        Assert.That(r.Stderr, Does.Match(@"^erafs: warning: the origin changed while unmounted .*every block counts as written in era \d+ and a new generation starts\n?$"), r.Stderr);
+        Assert.That(File.ReadAllText(log), Does.Contain(" warning: the origin changed while unmounted").And.Not.Contain("info: warning:"));
+
+        Erafs.Run("unmount", _mnt).Ok();
+        var quiet = Erafs.Run("mount", "--origin", _image, "--metadata", meta, "--log-file", log, _mnt).Ok();
+        Assert.That(quiet.Stderr, Is.Empty, "a clean remount of an unchanged origin warns of nothing");
+    }
+
+    [Test]
     public void Sigterm_the_moment_the_mount_appears_still_unmounts_cleanly()
     {
         // Regression: a signal between the mount appearing and the handlers being registered used

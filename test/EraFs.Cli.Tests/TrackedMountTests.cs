@@ -123,6 +123,29 @@ public class TrackedMountTests : TrackedMountFixture
         Erafs.Run("unmount", Mnt).Ok();
     }
 
+    [Test]
+    public void Successful_controls_are_logged_and_info_names_each_key_once()
+    {
+        Mount();
+        var era = uint.Parse(InfoValue("current_era"));
+        File.AppendAllText(Path.Combine(Mnt, "checkpoint"), "1\n");
+        File.AppendAllText(Path.Combine(Mnt, "take_metadata_snap"), "1\n");
+        var held = Control("status").Trim().Split(' ')[^1];
+        File.AppendAllText(Path.Combine(Mnt, "message"), "drop_metadata_snap\n");
+        var log = File.ReadAllText(Dir.File("daemon.log"));
+        Assert.That(log, Does.Contain($"info: checkpoint: era {era} -> {era + 1}"));
+        Assert.That(log, Does.Contain($"info: take_metadata_snap: snapshot held at metadata block {held}, era {era + 1} -> {era + 2}"));
+        Assert.That(log, Does.Contain($"info: drop_metadata_snap: snapshot at metadata block {held} dropped"));
+
+        var keys = Control("info").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(':', 2)[0]).ToList();
+        Assert.That(keys, Is.Unique, "info lists each key once");
+        Assert.That(keys, Does.Contain("origin_size"));
+        Erafs.Run("unmount", Mnt).Ok();
+    }
+
+    private string InfoValue(string key) =>
+        Control("info").Split('\n').Single(l => l.StartsWith(key + ": ", StringComparison.Ordinal))[(key.Length + 2)..];
+
     private Mono.Unix.Native.Errno? WriteErrno(string file, string text)
     {
         var fd = Mono.Unix.Native.Syscall.open(Path.Combine(Mnt, file), Mono.Unix.Native.OpenFlags.O_WRONLY);
