@@ -81,8 +81,10 @@ public sealed class DeviceFileSystem : FuseFileSystem
         return inode >= FirstViewInode && i < (ulong)_views.Count ? _views[(int)i] : null;
     }
 
+    // A view comes and goes with the state behind it (metadata with a held snapshot): a cached name
+    // would show a dropped snapshot's view for another second.
     private FuseAttributes ViewAttributes(ulong inode, IViewContent content) =>
-        new(inode, S_IFREG | 0x100, content.Length, _uid, _gid, _mountedUtc);
+        new(inode, S_IFREG | 0x100, content.Length, _uid, _gid, _mountedUtc, Uncached: true);
 
     public override int Lookup(ulong parent, string name, out FuseAttributes attributes)
     {

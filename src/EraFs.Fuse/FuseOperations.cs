@@ -99,8 +99,8 @@ internal static unsafe class FuseOperations
             fuse_entry_param e = default;
             e.ino = attr.Inode;
             e.attr = ToStat(attr);
-            e.attr_timeout = mount.AttrTimeout;
-            e.entry_timeout = mount.AttrTimeout;
+            e.attr_timeout = attr.Uncached ? 0 : mount.AttrTimeout;
+            e.entry_timeout = attr.Uncached ? 0 : mount.AttrTimeout;
             LibFuse.fuse_reply_entry(req, &e);
         }
         catch (Exception ex)
@@ -122,7 +122,7 @@ internal static unsafe class FuseOperations
                 return;
             }
             var st = ToStat(attr);
-            LibFuse.fuse_reply_attr(req, &st, mount.AttrTimeout);
+            LibFuse.fuse_reply_attr(req, &st, attr.Uncached ? 0 : mount.AttrTimeout);
         }
         catch (Exception ex)
         {
@@ -145,7 +145,7 @@ internal static unsafe class FuseOperations
                 return;
             }
             var st = ToStat(result);
-            LibFuse.fuse_reply_attr(req, &st, mount.AttrTimeout);
+            LibFuse.fuse_reply_attr(req, &st, result.Uncached ? 0 : mount.AttrTimeout);
         }
         catch (Exception ex)
         {

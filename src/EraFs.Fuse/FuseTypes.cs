@@ -1,6 +1,9 @@
 namespace EraFs.Fuse;
 
-/// <summary>Attributes of one node, as the kernel will see them in stat(2).</summary>
+/// <summary>
+/// Attributes of one node, as the kernel will see them in stat(2). <c>Uncached</c> marks a node that
+/// may vanish or change size at any moment, whose name and attributes the kernel must not cache.
+/// </summary>
 public readonly record struct FuseAttributes(
     ulong Inode,
     uint Mode,
@@ -9,7 +12,8 @@ public readonly record struct FuseAttributes(
     uint Gid,
     DateTime MtimeUtc,
     uint Nlink = 1,
-    long BlockSize = 4096);
+    long BlockSize = 4096,
+    bool Uncached = false);
 
 /// <summary>One entry of a directory listing.</summary>
 public readonly record struct FuseDirEntry(string Name, ulong Inode, uint Mode);

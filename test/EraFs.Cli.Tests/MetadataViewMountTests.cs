@@ -47,6 +47,23 @@ public class MetadataViewMountTests : TrackedMountFixture
     }
 
     [Test]
+    public void MOUNT_metadata_vanishes_the_moment_the_snapshot_is_dropped_and_appears_the_moment_one_is_taken()
+    {
+        Mount();
+        var view = Path.Combine(Mnt, "metadata");
+        for (var round = 0; round < 3; round++)
+        {
+            File.AppendAllText(Path.Combine(Mnt, "take_metadata_snap"), "1\n");
+            Assert.That(File.Exists(view), Is.True, $"round {round}: present as soon as the snapshot is held");
+            Assert.That(new FileInfo(view).Length, Is.GreaterThan(0));
+            File.AppendAllText(Path.Combine(Mnt, "drop_metadata_snap"), "1\n");
+            Assert.That(File.Exists(view), Is.False, $"round {round}: gone as soon as the snapshot is dropped, no cached name");
+            Assert.That(Directory.GetFiles(Mnt).Select(Path.GetFileName), Does.Not.Contain("metadata"));
+        }
+        Erafs.Run("unmount", Mnt).Ok();
+    }
+
+    [Test]
     public void Metadata_flagged_needs_check_mounts_after_the_checker_passes_and_the_flag_is_cleared()
     {
         Erafs.Run("create", "--origin", Image, "--metadata", Meta).Ok();
