@@ -28,6 +28,7 @@ internal static class MountVerb
         var resyncRate = new Option<string?>("--resync-rate") { Description = "Bandwidth bound of the background resync per second (default 256MiB)" };
         var child = new Option<bool>(DaemonLauncher.ChildFlag) { Hidden = true };
         var mountPoint = new Argument<string>("MOUNTPOINT") { Description = "Empty directory to mount on" };
+        var nonEmpty = new Option<bool>("--nonempty") { Description = "Mount over a directory that is not empty, hiding what it holds while mounted" };
         var horizon = new Option<double?>("--write-horizon")
         {
             Description = "Seconds ahead the metadata records that this mount may write the origin; an outside write less than this long after a crash can go unnoticed (default 5)",
@@ -36,7 +37,7 @@ internal static class MountVerb
         var cmd = new Command("mount", "Mount ORIGIN as MOUNTPOINT/device; returns once the mount is ready")
         {
             origin, metadata, create, blockSize, foreground, allowOther, allowShrink, logFile, child, mountPoint,
-            regionLog, regionSize, forceSync, noSync, mirrors, resyncRate, threads, horizon,
+            regionLog, regionSize, forceSync, noSync, mirrors, resyncRate, threads, horizon, nonEmpty,
         };
         cmd.SetAction(p =>
         {
@@ -53,7 +54,10 @@ internal static class MountVerb
                 legs, p.GetValue(resyncRate) is { } rate ? ByteSize.Parse(rate, "--resync-rate") : MirrorPlan.DefaultResyncRate);
             var plan = new MountPlan(
                 Path.GetFullPath(p.GetValue(origin)!), p.GetValue(mountPoint)!, meta is null ? null : Path.GetFullPath(meta), p.GetValue(create), bs,
-                p.GetValue(allowOther), p.GetValue(allowShrink), regions, p.GetValue(threads), WriteHorizon(p.GetValue(horizon)));
+                p.GetValue(allowOther), p.GetValue(allowShrink), regions, p.GetValue(threads), WriteHorizon(p.GetValue(horizon)))
+            {
+                AllowNonEmpty = p.GetValue(nonEmpty),
+            };
             return Run(new MountRequest(plan, p.GetValue(foreground), daemonLog, p.GetValue(child), passOn),
                 p.InvocationConfiguration.Output, p.InvocationConfiguration.Error);
         });

@@ -53,6 +53,7 @@ public sealed class MountBuilder : IDisposable
             var options = new FuseMountOptions
             {
                 AllowOther = plan.AllowOther,
+                AllowNonEmpty = plan.AllowNonEmpty,
                 MaxThreads = plan.Threads ?? new FuseMountOptions().MaxThreads,
                 FsName = "erafs:" + plan.Origin,
             };

@@ -23,7 +23,7 @@ internal sealed class MountClaims : IDisposable
     {
         try
         {
-            MountPointCheck.Validate(Path.GetFullPath(r.MountPoint));
+            MountPointCheck.Validate(Path.GetFullPath(r.MountPoint), r.AllowNonEmpty);
         }
         catch (FuseMountException ex)
         {

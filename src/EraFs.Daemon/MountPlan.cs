@@ -15,6 +15,9 @@ public sealed record MountPlan(
     uint? Threads = null,
     TimeSpan? WriteHorizon = null)
 {
+    /// <summary>Mount over a directory that is not empty (<c>--nonempty</c>).</summary>
+    public bool AllowNonEmpty { get; init; }
+
     /// <summary>The tracking block size a new history gets when none is asked for.</summary>
     public const uint DefaultBlockSize = 64 * 1024;
 }

@@ -48,7 +48,7 @@ public sealed unsafe class FuseMount : IDisposable
     {
         var full = Path.GetFullPath(mountPoint).TrimEnd('/');
         if (full.Length == 0) full = "/";
-        MountPointCheck.Validate(full);
+        MountPointCheck.Validate(full, options.AllowNonEmpty);
         var mount = new FuseMount(fileSystem, full, options, log);
         try
         {

@@ -75,6 +75,9 @@ public sealed record FuseMountOptions
     /// <summary>Let users other than the mounter (root included) reach the mount (allow_other).</summary>
     public bool AllowOther { get; init; }
 
+    /// <summary>Mount over a directory that holds entries (hiding them while mounted), as mount's <c>nonempty</c>.</summary>
+    public bool AllowNonEmpty { get; init; }
+
     /// <summary>Shown as the source in /proc/mounts.</summary>
     public string FsName { get; init; } = "erafs";
 

@@ -12,8 +12,12 @@ public static unsafe class MountPointCheck
     /// <summary>Path of the FUSE character device.</summary>
     public static string FuseDevice { get; set; } = "/dev/fuse";
 
-    /// <summary>Throws <see cref="FuseMountException"/> naming the path and the problem.</summary>
-    public static void Validate(string mountPoint)
+    /// <summary>
+    /// Throws <see cref="FuseMountException"/> naming the path and the problem. A directory with
+    /// entries is refused unless <paramref name="allowNonEmpty"/>: mounting would hide them, and a
+    /// mount point mistyped onto a directory in use is the usual cause.
+    /// </summary>
+    public static void Validate(string mountPoint, bool allowNonEmpty = false)
     {
         if (!File.Exists(FuseDevice) && !Directory.Exists(FuseDevice) && !IsCharDevice(FuseDevice))
             throw new FuseMountException($"{FuseDevice}: missing; load the fuse module (modprobe fuse) or run where FUSE is available");
@@ -30,6 +34,8 @@ public static unsafe class MountPointCheck
             if (Syscall.statvfs(mountPoint, out _) != 0 && Stdlib.GetLastError() == Errno.ENOTCONN) throw DeadMount(mountPoint);
             throw new FuseMountException($"{mountPoint}: mount point is busy (something is already mounted there)");
         }
+        if (!allowNonEmpty && Directory.EnumerateFileSystemEntries(mountPoint).Any())
+            throw new FuseMountException($"{mountPoint}: mount point is not empty; mounting would hide what it holds (give --nonempty to mount over it anyway)");
     }
 
     private static FuseMountException DeadMount(string mountPoint) =>

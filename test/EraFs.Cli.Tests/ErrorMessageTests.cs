@@ -60,6 +60,30 @@ public class ErrorMessageTests
     }
 
     [Test]
+    public void Mount_point_that_is_not_empty_is_refused_unless_nonempty_is_given()
+    {
+        HostTools.RequireFuse();
+        var img = _dir.SparseFile("o.img", 1 << 20);
+        var mnt = _dir.Subdirectory("mnt");
+        File.WriteAllText(Path.Combine(mnt, "keep.txt"), "mine");
+        AssertOneLine(Erafs.Run("mount", "--origin", img, mnt), 1,
+            $"erafs: {mnt}: mount point is not empty; mounting would hide what it holds (give --nonempty to mount over it anyway)");
+        Assert.That(MountPointCheck.IsMountPoint(mnt), Is.False);
+
+        try
+        {
+            Erafs.Run("mount", "--origin", img, "--nonempty", "--log-file", _dir.File("d.log"), mnt).Ok();
+            Assert.That(File.Exists(Path.Combine(mnt, "device")), Is.True, "mounted over the directory");
+            Erafs.Run("unmount", mnt).Ok();
+        }
+        finally
+        {
+            Erafs.ForceCleanup(mnt);
+        }
+        Assert.That(File.ReadAllText(Path.Combine(mnt, "keep.txt")), Is.EqualTo("mine"), "what the directory held is untouched");
+    }
+
+    [Test]
     public void Mount_point_that_is_a_file()
     {
         HostTools.RequireFuse();
