@@ -13,21 +13,7 @@ public static class Program
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var root = new RootCommand("EraFs: a FUSE block file whose writes are tracked like dm-era")
-        {
-            s_verbose,
-            MountVerb.Command(args),
-            UnmountVerb.Command(),
-            CreateVerb.Command(),
-            InvalidateVerb.Command(),
-            CheckVerb.Command(),
-            DumpVerb.Command(),
-            RestoreVerb.Command(),
-            ExportVerb.Command(),
-            ImportVerb.Command(),
-            LogVerb.Command(),
-            LogServerVerb.Command(),
-        };
+        var root = BuildRoot(args);
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         var parsed = root.Parse(args);
         if (UsageErrors(parsed) is { Count: > 0 } errors)
@@ -44,6 +30,28 @@ public static class Program
         {
             return Report(ex, parsed.GetValue(s_verbose), stderr);
         }
+    }
+
+    /// <summary>Every verb, each with its example line.</summary>
+    internal static RootCommand BuildRoot(string[] args)
+    {
+        var root = new RootCommand("EraFs: a FUSE block file whose writes are tracked like dm-era")
+        {
+            s_verbose,
+            MountVerb.Command(args),
+            UnmountVerb.Command(),
+            CreateVerb.Command(),
+            InvalidateVerb.Command(),
+            CheckVerb.Command(),
+            DumpVerb.Command(),
+            RestoreVerb.Command(),
+            ExportVerb.Command(),
+            ImportVerb.Command(),
+            LogVerb.Command(),
+            LogServerVerb.Command(),
+        };
+        VerbExamples.Apply(root);
+        return root;
     }
 
     private static int Report(Exception ex, bool verbose, TextWriter stderr)
