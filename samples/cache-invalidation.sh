@@ -7,11 +7,12 @@
 #   3. ... the image is written (blocks listed in WRITE_BLOCKS, one 64 KiB tracking block each) ...
 #   4. take_metadata_snap, list the blocks written since E, drop_metadata_snap, unmount
 #   5. roll the image back to the vendor snapshot and print the blocks the cache must invalidate
-# Usage: cache-invalidation.sh IMAGE WORKDIR   (ERAFS may name the erafs command, e.g. "dotnet erafs.dll")
+# Usage: cache-invalidation.sh IMAGE WORKDIR   (ERAFS may name the erafs command, e.g. "dotnet erafs.dll";
+#   without it the erafs on PATH is used, else this checkout's ./erafs)
 # Prints one line per block to invalidate (tracking block numbers of 64 KiB).
 set -euo pipefail
 
-ERAFS=${ERAFS:-erafs}
+source "$(dirname "${BASH_SOURCE[0]}")/erafs-command.sh"
 image=$(realpath "$1")
 work=$(realpath "$2")
 block_size=65536

@@ -6,10 +6,11 @@
 #   4. take_metadata_snap, list the blocks written since E from the snapshot, copy only those
 #      ranges from the live disk with O_DIRECT, then drop_metadata_snap
 #   5. verify the backup equals the image
-# Usage: incremental-backup.sh IMAGE WORKDIR   (ERAFS may name the erafs command, e.g. "dotnet erafs.dll")
+# Usage: incremental-backup.sh IMAGE WORKDIR   (ERAFS may name the erafs command, e.g. "dotnet erafs.dll";
+#   without it the erafs on PATH is used, else this checkout's ./erafs)
 set -euo pipefail
 
-ERAFS=${ERAFS:-erafs}
+source "$(dirname "${BASH_SOURCE[0]}")/erafs-command.sh"
 image=$(realpath "$1")
 work=$(realpath "$2")
 block_size=65536

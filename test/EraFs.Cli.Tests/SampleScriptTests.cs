@@ -41,22 +41,32 @@ public class SampleScriptTests
         Assert.That(listed, Is.EqualTo(new[] { 0, 7, 8, 9, 300, 511 }));
     }
 
-    private HostTools.Result RunSample(string script, params (string Name, string Value)[] env)
+    [Test]
+    public void Without_ERAFS_a_sample_runs_the_erafs_on_PATH()
+    {
+        // An "installed" erafs: a command on PATH that runs the CLI under test and says it was used.
+        var bin = _dir.Subdirectory("bin");
+        var used = _dir.File("erafs-on-path-used");
+        var shim = Path.Combine(bin, "erafs");
+        File.WriteAllText(shim, $"#!/bin/sh\necho \"$*\" >> {used}\nexec dotnet {Erafs.Dll} \"$@\"\n");
+        Mono.Unix.Native.Syscall.chmod(shim, Mono.Unix.Native.FilePermissions.S_IRWXU);
+        var r = RunSample("cache-invalidation.sh", erafs: null, ("WRITE_BLOCKS", "5"), ("PATH", $"{bin}:{Environment.GetEnvironmentVariable("PATH")}"));
+        Assert.That(r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[] { "5" }));
+        Assert.That(File.ReadAllText(used), Does.Contain("mount --origin").And.Contain("invalidate --metadata-snapshot"));
+    }
+
+    private HostTools.Result RunSample(string script, params (string Name, string Value)[] env) =>
+        RunSample(script, $"dotnet {Erafs.Dll}", env);
+
+    private HostTools.Result RunSample(string script, string? erafs, params (string Name, string Value)[] env)
     {
         var image = _dir.SparseFile("image.img", 32L << 20);
         var work = _dir.Subdirectory("work");
-        var path = Path.Combine(RepositoryRoot(), "samples", script);
-        var exports = env.Append(("ERAFS", $"dotnet {Erafs.Dll}")).Select(e => $"{e.Item1}='{e.Item2}'");
-        var r = HostTools.Run("bash", ["-c", $"{string.Join(' ', exports)} bash {path} {image} {work}"], TimeSpan.FromMinutes(2));
+        var path = Path.Combine(Repository.Root(), "samples", script);
+        var exports = (erafs is null ? env : env.Append(("ERAFS", erafs))).Select(e => $"{e.Item1}='{e.Item2}'");
+        var unset = erafs is null ? "unset ERAFS; " : "";
+        var r = HostTools.Run("bash", ["-c", $"{unset}{string.Join(' ', exports)} bash {path} {image} {work}"], TimeSpan.FromMinutes(2));
         Assert.That(r.ExitCode, Is.Zero, $"{script} failed:\n{r.Stdout}\n{r.Stderr}");
         return r;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir != null; dir = dir.Parent)
-            if (Directory.Exists(Path.Combine(dir.FullName, "samples")) && Directory.Exists(Path.Combine(dir.FullName, "src")))
-                return dir.FullName;
-        throw new InvalidOperationException("samples/ not found above the test directory");
     }
 }
