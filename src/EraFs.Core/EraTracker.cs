@@ -46,6 +46,12 @@ public sealed class EraTracker : IWriteInterceptor, IDisposable
     /// <summary>dm-era's status line, without a newline; never blocks.</summary>
     public string StatusLine => Status.StatusLine;
 
+    /// <summary>How long each commit of marks took; read without waiting.</summary>
+    public LatencyHistogram CommitLatency => _commits.CommitLatency;
+
+    /// <summary>Blocks marked since the tracker opened (first writes in their era), over all eras.</summary>
+    public long BlocksMarked => _commits.BlocksMarked;
+
     /// <summary>Key/value facts for the info file; never blocks.</summary>
     public IReadOnlyList<(string Key, string Value)> Info => Status.Info;
 

@@ -69,6 +69,14 @@ internal sealed class GroupCommit : IDisposable
     /// <summary>Blocks that became durable since the era started; worker (or opener) only.</summary>
     public ulong BlocksMarkedThisEra { get; private set; }
 
+    /// <summary>How long each commit of marks took, the fdatasync included.</summary>
+    public LatencyHistogram CommitLatency { get; } = new();
+
+    /// <summary>Blocks marked since the tracker opened, over all eras: the first writes.</summary>
+    public long BlocksMarked => Interlocked.Read(ref _blocksMarked);
+
+    private long _blocksMarked;
+
     /// <summary>Odd while the durable bits are being cleared for a new era, and moved on by each era change.</summary>
     public int EraEpoch => Volatile.Read(ref _eraEpoch);
 
@@ -148,8 +156,10 @@ internal sealed class GroupCommit : IDisposable
     public void CommitNow(BlockRun run)
     {
         if (run.Count == 0) return;
-        _store.CommitMarks([run]);
-        BlocksMarkedThisEra += _durable.SetRange(run.Start, run.Count);
+        CommitTimed([run]);
+        var marked = _durable.SetRange(run.Start, run.Count);
+        BlocksMarkedThisEra += marked;
+        Interlocked.Add(ref _blocksMarked, (long)marked);
         Commits++;
     }
 
@@ -273,13 +283,20 @@ internal sealed class GroupCommit : IDisposable
         _inFlight.SortAndMerge();
     }
 
+    private void CommitTimed(ReadOnlySpan<BlockRun> runs)
+    {
+        var start = System.Diagnostics.Stopwatch.GetTimestamp();
+        _store.CommitMarks(runs);
+        CommitLatency.Record(System.Diagnostics.Stopwatch.GetTimestamp() - start);
+    }
+
     /// <summary>Worker (with or without Gate held): commits the in-flight batch and wakes its writers.</summary>
     private void CommitInFlight()
     {
         Exception? error = null;
         try
         {
-            _store.CommitMarks(_inFlight.Runs);
+            CommitTimed(_inFlight.Runs);
         }
         catch (Exception e)
         {
@@ -302,6 +319,7 @@ internal sealed class GroupCommit : IDisposable
         {
             Commits++;
             BlocksMarkedThisEra += newlyDurable;
+            Interlocked.Add(ref _blocksMarked, (long)newlyDurable);
             if (error is not null)
             {
                 _failedSeq = _inFlightSeq;

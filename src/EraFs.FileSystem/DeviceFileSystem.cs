@@ -51,6 +51,9 @@ public sealed class DeviceFileSystem : FuseFileSystem
         _deviceMtimeTicks = origin.ModifiedUtc.Ticks;
     }
 
+    /// <summary>Reads, writes, discards and control writes served since the mount.</summary>
+    public DeviceCounters Counters { get; } = new();
+
     /// <summary>Largest single write and read request seen: shows what the kernel really sends.</summary>
     public (long Write, long Read) LargestRequests => (Interlocked.Read(ref _largestWrite), Interlocked.Read(ref _largestRead));
 
@@ -200,7 +203,9 @@ public sealed class DeviceFileSystem : FuseFileSystem
             if (offset >= _origin.Size) return 0;
             var len = (int)Math.Min(buffer.Length, _origin.Size - offset);
             UpdateMax(ref _largestRead, len);
-            return _origin.Read(buffer[..len], offset);
+            var read = _origin.Read(buffer[..len], offset);
+            if (read > 0) Counters.Read(read);
+            return read;
         }
         return _openContents.TryGetValue(handle, out var content) ? content.Read(buffer, offset) : FuseErrors.EBADF;
     }
@@ -211,6 +216,7 @@ public sealed class DeviceFileSystem : FuseFileSystem
         if (Control(inode) is not { Write: { } act } c) return FuseErrors.EACCES;
         var message = Encoding.UTF8.GetString(data);
         var rc = act(message);
+        Counters.Control(c.Name, rc >= 0);
         if (rc < 0) _log.Info($"write to {c.Name} refused: {FuseErrors.Describe(rc)}");
         return rc < 0 ? rc : data.Length;
     }
@@ -222,7 +228,11 @@ public sealed class DeviceFileSystem : FuseFileSystem
         var len = (int)Math.Min(data.Length, _origin.Size - offset);
         UpdateMax(ref _largestWrite, len);
         var admitted = Admit("write", offset, len);
-        if (admitted < 0) return admitted;
+        if (admitted < 0)
+        {
+            Counters.Written(admitted, 0);
+            return admitted;
+        }
         var rc = FuseErrors.EIO;
         try
         {
@@ -233,6 +243,7 @@ public sealed class DeviceFileSystem : FuseFileSystem
             // Admission and release are one scope: a throw after admission must not leave the
             // region counted in flight, or it would never be cleared or resynced.
             _interceptor?.AfterWrite(offset, len, rc >= 0);
+            Counters.Written(rc, len);
         }
         return rc;
     }
@@ -272,7 +283,11 @@ public sealed class DeviceFileSystem : FuseFileSystem
         if (offset >= _origin.Size) return (mode & FALLOC_FL_KEEP_SIZE) != 0 ? 0 : FuseErrors.EFBIG;
         var len = Math.Min(length, _origin.Size - offset);
         var admitted = Admit("discard", offset, len);
-        if (admitted < 0) return admitted;
+        if (admitted < 0)
+        {
+            Counters.Discarded(admitted, 0);
+            return admitted;
+        }
         var rc = FuseErrors.EIO;
         try
         {
@@ -281,6 +296,7 @@ public sealed class DeviceFileSystem : FuseFileSystem
         finally
         {
             _interceptor?.AfterWrite(offset, len, rc >= 0);
+            Counters.Discarded(rc, len);
         }
         return rc;
     }

@@ -29,6 +29,7 @@ public sealed class ServedMount : IDisposable
             ? EraControlFiles.Untracked(MountInfo)
             : EraControlFiles.For(tracker, MountInfo, log);
         if (mirror is not null) controls = [.. controls, .. mirror.ControlFiles];
+        controls = [.. controls, new ControlFile(MetricsFileName, Metrics, null)];
         IWriteInterceptor? interceptor = mirror is null ? tracker : new CombinedWriteInterceptor(tracker, mirror.Regions);
         _fileSystem = new DeviceFileSystem(mirror?.Mirror ?? (IDeviceIo)origin, interceptor, controls, log, views,
             writeOrderCheck: tracker is null ? null : (offset, length) => tracker.AssertMarkedDurable(offset, length));
@@ -48,6 +49,49 @@ public sealed class ServedMount : IDisposable
 
     /// <summary>0 or a negative errno (EBUSY while a loop device still holds the device file).</summary>
     public int RequestUnmount(bool lazy) => _mount.RequestUnmount(lazy);
+
+    /// <summary>The Prometheus metrics file, for a scrape sidecar or node_exporter's textfile collector to copy.</summary>
+    public const string MetricsFileName = "metrics";
+
+    // Every figure is a counter or a published snapshot: a scrape never waits behind a commit.
+    private string Metrics()
+    {
+        var c = _fileSystem.Counters;
+        var m = new PrometheusText()
+            .Counter("erafs_device_reads_total", "Reads of MOUNT/device served.", c.Reads)
+            .Counter("erafs_device_read_bytes_total", "Bytes read from MOUNT/device.", c.BytesRead)
+            .Counter("erafs_device_writes_total", "Writes to MOUNT/device that reached the origin.", c.Writes)
+            .Counter("erafs_device_written_bytes_total", "Bytes written to MOUNT/device that reached the origin.", c.BytesWritten)
+            .Counter("erafs_device_discards_total", "Discards and zeroings of MOUNT/device (fallocate) that reached the origin.", c.Discards)
+            .Counter("erafs_device_discarded_bytes_total", "Bytes discarded or zeroed.", c.BytesDiscarded)
+            .Counter("erafs_device_failed_writes_total", "Writes and discards answered with an error.", c.FailedWrites)
+            .Family("erafs_control_writes_total", "Writes to the control files (checkpoint, message, ...), by file and result.", "counter",
+                c.ControlWrites.Select(w => (new[] { ("file", w.Control), ("result", w.Accepted ? "accepted" : "refused") }, (double)w.Count)));
+        if (_tracker is { } tracker)
+        {
+            var s = tracker.Status;
+            m.Counter("erafs_era_marks_total", "Blocks marked written for the first time in their era (first writes) since the mount.", tracker.BlocksMarked)
+                .Counter("erafs_era_group_commits_total", "Durable group commits of marks.", s.Commits)
+                .Histogram("erafs_era_commit_latency_seconds", "Time of each group commit of marks, fdatasync included.", tracker.CommitLatency.Snapshot())
+                .Gauge("erafs_era_current", "The current era.", s.CurrentEra)
+                .Gauge("erafs_era_written_blocks", "Blocks written in the current era.", s.BlocksWrittenThisEra)
+                .Gauge("erafs_era_tracking_failed", "1 once tracking failed: writes that need a mark get EIO.", s.State == TrackerState.Failed ? 1 : 0)
+                .Gauge("erafs_metadata_used_blocks", "Metadata blocks in use.", s.MetadataUsed)
+                .Gauge("erafs_metadata_total_blocks", "Metadata blocks the file holds now (it grows on demand).", s.MetadataTotal)
+                .Gauge("erafs_metadata_snapshot_held", "1 while a metadata snapshot is held.", s.HeldSnapshot is null ? 0 : 1);
+        }
+        if (_mirror is { } mirror)
+        {
+            var regions = mirror.Regions;
+            m.Gauge("erafs_region_regions", "Regions of the dirty region log.", regions.RegionCount)
+                .Gauge("erafs_region_dirty_regions", "Regions marked dirty in the log (writes in flight or not yet cleared).", regions.DirtyRegions)
+                .Gauge("erafs_region_out_of_sync_regions", "Regions whose legs may differ from the origin.", regions.RegionCount - (double)regions.InSyncRegions)
+                .Counter("erafs_resync_copied_bytes_total", "Bytes the resync copied from the origin to the legs.", mirror.Resync.BytesCopied)
+                .Family("erafs_mirror_leg_healthy", "1 while a mirror leg takes writes, 0 once it failed.", "gauge",
+                    mirror.Mirror.Legs.Select(l => (new[] { ("leg", l.Path) }, l.Healthy ? 1.0 : 0.0)));
+        }
+        return m.ToString();
+    }
 
     private IEnumerable<(string Key, string Value)> MountInfo()
     {
