@@ -13,9 +13,13 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
 {
     private const int CleanCacheLimit = 4096;
 
+    /// <summary>Fresh pages a file being made keeps in memory before writing them ahead (8 MiB).</summary>
+    private const int WriteAheadThreshold = 2048;
+
     private readonly BlockBitmap _used = new();
     private readonly BlockBitmap _pinned = new();
     private readonly Dictionary<ulong, (byte[] Data, BlockKind Kind)> _fresh = [];
+    private readonly BlockBitmap _writtenAhead = new();
     private readonly List<ulong> _releasedOnCommit = [];
     private readonly Dictionary<ulong, byte[]> _clean = [];
     private ulong _searchFrom;
@@ -24,7 +28,7 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
     public string FileName => device.Name;
     public ulong TotalBlocks { get; private set; } = totalBlocks;
     public ulong UsedBlocks => _used.Count;
-    public bool HasFreshBlocks => _fresh.Count > 0;
+    public bool HasFreshBlocks => _fresh.Count > 0 || _writtenAhead.Count > 0;
 
     /// <summary>Marks a block as used by the durable state (reachability walk); false if it already was.</summary>
     public bool MarkReachable(ulong blockNr)
@@ -76,6 +80,15 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
     public byte[] Writable(ref ulong blockNr, BlockKind kind)
     {
         if (blockNr != 0 && _fresh.TryGetValue(blockNr, out var fresh)) return fresh.Data;
+        if (blockNr != 0 && _writtenAhead.Contains(blockNr))
+        {
+            // Still of this transaction: take it back into memory rather than copying it.
+            var data = Read(blockNr, kind);
+            _clean.Remove(blockNr);
+            _writtenAhead.Remove(blockNr);
+            _fresh[blockNr] = (data, kind);
+            return data;
+        }
         if (blockNr == 0) return Allocate(kind, out blockNr);
         var source = Read(blockNr, kind);
         Free(blockNr);
@@ -88,6 +101,14 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
     public void Free(ulong blockNr)
     {
         if (blockNr == 0) return;
+        if (_writtenAhead.Contains(blockNr))
+        {
+            _writtenAhead.Remove(blockNr);
+            _used.Remove(blockNr);
+            _clean.Remove(blockNr);
+            _searchFrom = Math.Min(_searchFrom, blockNr);
+            return;
+        }
         if (_fresh.Remove(blockNr))
         {
             // Never part of a durable state: reusable at once.
@@ -99,10 +120,29 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
         _releasedOnCommit.Add(blockNr);
     }
 
-    /// <summary>Seals and writes every fresh block, coalescing neighbours into one write.</summary>
-    public void WriteFresh()
+    /// <summary>
+    /// For a file being made, which nothing durable points into yet: once many fresh pages are held,
+    /// writes the era and bitset pages out early and drops them from memory (index nodes, which keep
+    /// changing, stay). A page touched again is read back (<see cref="Writable"/>). The commit's sync
+    /// still comes before the superblock, so the order of <see cref="MetadataCommit"/> holds.
+    /// </summary>
+    public void WriteAheadPages()
     {
-        var order = _fresh.Keys.Order().ToArray();
+        if (_fresh.Count < WriteAheadThreshold) return;
+        var pages = _fresh.Where(f => f.Value.Kind is BlockKind.EraPage or BlockKind.BitsetPage).Select(f => f.Key).Order().ToArray();
+        Write(pages);
+        foreach (var blockNr in pages)
+        {
+            _fresh.Remove(blockNr);
+            _writtenAhead.Add(blockNr);
+        }
+    }
+
+    /// <summary>Seals and writes every fresh block, coalescing neighbours into one write.</summary>
+    public void WriteFresh() => Write(_fresh.Keys.Order().ToArray());
+
+    private void Write(ulong[] order)
+    {
         var i = 0;
         while (i < order.Length)
         {
@@ -130,6 +170,7 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
             _clean[blockNr] = entry.Data;
         }
         _fresh.Clear();
+        _writtenAhead.Clear();
         foreach (var blockNr in _releasedOnCommit)
         {
             _used.Remove(blockNr);
@@ -147,6 +188,7 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
     {
         foreach (var blockNr in _fresh.Keys) _clean.Remove(blockNr);
         _fresh.Clear();
+        _writtenAhead.Clear();
         _releasedOnCommit.Clear();
     }
 }
