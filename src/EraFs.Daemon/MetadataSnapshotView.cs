@@ -55,7 +55,12 @@ internal sealed class MetadataSnapshotView(string metadataPath, DaemonLog log) :
                 }
                 if (_cached is { } c && c.Root == root && c.Generation == _reader.Generation) return c.Content;
                 Forget();
+                // Writing churns through a short-lived buffer for every metadata page. Collecting before
+                // gives it the heap the digest left behind instead of new memory; collecting after hands
+                // the heap back rather than leaving the daemon's resident set at its high-water mark.
+                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 var size = DmEraWriter.WriteFile(NativeHistory.Stream(_reader), _imagePath, currentInSuperblock: true);
+                GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 var content = new ImageFileContent(System.IO.File.OpenHandle(_imagePath, FileMode.Open, FileAccess.Read), size.Length);
                 _cached = (root, _reader.Generation, content);
                 log.Info($"{FileName}: wrote dm-era metadata for the snapshot at block {root} to {_imagePath} ({size.AllocatedBlocks} of {size.TotalBlocks} blocks used)");

@@ -61,8 +61,11 @@ public sealed class MetadataBuilder : IDisposable
         foreach (var run in runs)
         {
             if (run.End > nrBits) throw new ArgumentException($"{part.Name}archived writeset of era {era} reaches past its bits");
-            WritesetBits.SetRun(_space, ref root, run);
-            _space.WriteAheadPages();
+            foreach (var piece in ByPage(run, BlockFormat.BitsPerPage))
+            {
+                WritesetBits.SetRun(_space, ref root, piece);
+                _space.WriteAheadPages();
+            }
         }
         part.Archive.Add(new ArchivedWriteset(era, nrBits, root, 0));
     }
@@ -74,8 +77,11 @@ public sealed class MetadataBuilder : IDisposable
         foreach (var run in runs)
         {
             if (run.End > _geometry.NrBlocks) throw new ArgumentException($"current writeset reaches past {_geometry.NrBlocks} blocks");
-            WritesetBits.SetRun(_space, ref _currentRoot, run);
-            _space.WriteAheadPages();
+            foreach (var piece in ByPage(run, BlockFormat.BitsPerPage))
+            {
+                WritesetBits.SetRun(_space, ref _currentRoot, piece);
+                _space.WriteAheadPages();
+            }
         }
     }
 
@@ -92,9 +98,12 @@ public sealed class MetadataBuilder : IDisposable
             if (run.End > _geometry.NrBlocks || run.Era > part.Era)
                 throw new ArgumentException($"{part.Name}era array has an entry past {_geometry.NrBlocks} blocks or later than era {part.Era}");
             if (run.Count == 0 || run.Era == 0 && run.Start >= highest) continue;
-            EraArray.SetEra(_space, ref part.EraRoot, new BlockRun(run.Start, run.Count), run.Era);
+            foreach (var piece in ByPage(new BlockRun(run.Start, run.Count), BlockFormat.ErasPerPage))
+            {
+                EraArray.SetEra(_space, ref part.EraRoot, piece, run.Era);
+                _space.WriteAheadPages();
+            }
             highest = Math.Max(highest, run.End);
-            _space.WriteAheadPages();
         }
     }
 
@@ -145,6 +154,17 @@ public sealed class MetadataBuilder : IDisposable
     }
 
     private Part Target => _snapshot ?? _live;
+
+    /// <summary>A run cut at page boundaries, so that one long run does not make every page it covers fresh at once.</summary>
+    private static IEnumerable<BlockRun> ByPage(BlockRun run, ulong perPage)
+    {
+        for (var start = run.Start; start < run.End;)
+        {
+            var end = Math.Min(run.End, (start / perPage + 1) * perPage);
+            yield return new BlockRun(start, end - start);
+            start = end;
+        }
+    }
 
     /// <summary>One view being written: its era, archived writesets so far and era-array root.</summary>
     private sealed class Part(uint era, string name)

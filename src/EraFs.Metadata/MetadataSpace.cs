@@ -20,6 +20,9 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
     private readonly BlockBitmap _pinned = new();
     private readonly Dictionary<ulong, (byte[] Data, BlockKind Kind)> _fresh = [];
     private readonly BlockBitmap _writtenAhead = new();
+    private readonly Stack<byte[]> _spareBuffers = new();
+    private const int MaxGathered = 64;
+    private byte[]? _gathered;
     private readonly List<ulong> _releasedOnCommit = [];
     private readonly Dictionary<ulong, byte[]> _clean = [];
     private ulong _searchFrom;
@@ -68,7 +71,13 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
         _searchFrom = blockNr + 1;
         _used.Add(blockNr);
         if (blockNr >= TotalBlocks) TotalBlocks = blockNr + 1;
-        var data = new byte[BlockFormat.BlockSize];
+        byte[] data;
+        if (_spareBuffers.TryPop(out var spare))
+        {
+            data = spare;
+            Array.Clear(data);
+        }
+        else data = new byte[BlockFormat.BlockSize];
         _fresh[blockNr] = (data, kind);
         return data;
     }
@@ -133,7 +142,9 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
         Write(pages);
         foreach (var blockNr in pages)
         {
-            _fresh.Remove(blockNr);
+            // The buffer is reused by the next allocation: pages that waited for write-ahead have lived
+            // through several collections, and dropping them would fill the oldest generation with garbage.
+            if (_fresh.Remove(blockNr, out var written)) _spareBuffers.Push(written.Data);
             _writtenAhead.Add(blockNr);
         }
     }
@@ -143,20 +154,23 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
 
     private void Write(ulong[] order)
     {
+        // One gathering buffer for the space's life: a new 256 KiB one per write would be large-object
+        // garbage, which only a full collection frees.
+        _gathered ??= new byte[MaxGathered * BlockFormat.BlockSize];
         var i = 0;
         while (i < order.Length)
         {
             var j = i + 1;
-            while (j < order.Length && order[j] == order[j - 1] + 1 && j - i < 64) j++;
-            var buffer = new byte[(j - i) * BlockFormat.BlockSize];
+            while (j < order.Length && order[j] == order[j - 1] + 1 && j - i < MaxGathered) j++;
+            var buffer = _gathered.AsMemory(0, (j - i) * BlockFormat.BlockSize);
             for (var k = i; k < j; k++)
             {
                 var (data, kind) = _fresh[order[k]];
                 BlockFormat.Seal(data, kind, order[k]);
-                data.CopyTo(buffer.AsSpan((k - i) * BlockFormat.BlockSize));
+                data.CopyTo(buffer.Span[((k - i) * BlockFormat.BlockSize)..]);
             }
             MetadataWriteFailure.Guard(device, $"writing blocks {order[i]}..{order[j - 1]}",
-                () => device.Write((long)order[i] * BlockFormat.BlockSize, buffer));
+                () => device.Write((long)order[i] * BlockFormat.BlockSize, buffer.Span));
             i = j;
         }
     }
@@ -171,6 +185,7 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
         }
         _fresh.Clear();
         _writtenAhead.Clear();
+        _spareBuffers.Clear();
         foreach (var blockNr in _releasedOnCommit)
         {
             _used.Remove(blockNr);
@@ -189,6 +204,7 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
         foreach (var blockNr in _fresh.Keys) _clean.Remove(blockNr);
         _fresh.Clear();
         _writtenAhead.Clear();
+        _spareBuffers.Clear();
         _releasedOnCommit.Clear();
     }
 }
