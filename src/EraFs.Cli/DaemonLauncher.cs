@@ -11,6 +11,8 @@ internal static class DaemonLauncher
 {
     public const string ReadyLine = "erafs-daemon-ready";
     public const string ChildFlag = "--daemon-child";
+    public const string Gen0SizeVariable = "DOTNET_GCgen0size";
+    public const string Gen0Size = "0x1000000";
 
     /// <summary>Before the ready line, the child passes each warning it logs on a line of its own with this prefix.</summary>
     public const string WarningPrefix = "erafs-daemon-warning: ";
@@ -31,6 +33,10 @@ internal static class DaemonLauncher
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.ArgumentList.Add("--foreground");
         psi.ArgumentList.Add(ChildFlag);
+        // The runtime takes the gen0 budget only from the environment (.NET 10 ignores it in
+        // runtimeconfig), and by default sizes it from the L3 cache, which can be tens of MiB per
+        // heap: cap it so garbage between collections stays small. A caller's own setting wins.
+        if (Environment.GetEnvironmentVariable(Gen0SizeVariable) is null) psi.Environment[Gen0SizeVariable] = Gen0Size;
 
         using var child = Process.Start(psi) ?? throw new CliException("could not start the daemon process");
         child.StandardInput.Close();

@@ -21,15 +21,23 @@ internal static class DumpVerb
     public static int Run(string metaPath, bool logical, bool repair, string? outputPath, TextWriter stdout, TextWriter stderr)
     {
         ToolFiles.RequireBinary(metaPath, "EraFs metadata");
-        EraHistory history;
-        using (var reader = MetadataFiles.OpenReader(metaPath))
+        using var reader = MetadataFiles.OpenReader(metaPath);
+        StreamedHistory history;
+        if (repair)
         {
-            history = NativeHistory.Load(reader,
-                repair ? problem => stderr.WriteLine($"erafs: {metaPath}: repair: unreadable: {WithoutFile(problem, metaPath)}") : null,
+            // Salvage needs to know every damaged range before it can say what it guessed: it stays dense.
+            history = StreamedHistory.FromDense(NativeHistory.Load(reader,
+                problem => stderr.WriteLine($"erafs: {metaPath}: repair: unreadable: {WithoutFile(problem, metaPath)}"),
                 guess => stderr.WriteLine($"erafs: {metaPath}: repair: {guess.Blocks} block{(guess.Blocks == 1 ? "" : "s")} whose era could not be read " +
-                                          $"{(guess.InSnapshot ? "in the metadata snapshot " : "")}{(guess.Blocks == 1 ? "was" : "were")} given era {guess.Era}"));
+                                          $"{(guess.InSnapshot ? "in the metadata snapshot " : "")}{(guess.Blocks == 1 ? "was" : "were")} given era {guess.Era}")));
         }
-        OutputFile.Write(outputPath, stdout, (text, _) => history.Live.Accept(new XmlDumpWriter(text, logical), history.BlockSizeSectors));
+        else
+        {
+            history = NativeHistory.Stream(reader);
+            // Damage must fail the dump before a byte of XML is written, as when the history was loaded whole.
+            history.ReadThrough();
+        }
+        OutputFile.Write(outputPath, stdout, (text, _) => history.Accept(new XmlDumpWriter(text), logical));
         return (int)ExitCode.Ok;
     }
 

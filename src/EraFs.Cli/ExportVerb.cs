@@ -21,25 +21,21 @@ internal static class ExportVerb
     public static int Run(string metaPath, string outputPath, TextWriter stdout)
     {
         ToolFiles.RequireBinary(metaPath, "EraFs metadata");
-        EraHistory history;
-        using (var reader = MetadataFiles.OpenReader(metaPath))
-            history = NativeHistory.Load(reader);
-        DmMetadataImage image;
+        using var reader = MetadataFiles.OpenReader(metaPath);
+        var history = NativeHistory.Stream(reader);
+        DmImageSize size;
         try
         {
-            image = DmEraWriter.Write(history);
+            size = DmEraWriter.Plan(history);
         }
         catch (ArgumentException ex)
         {
             throw new CliException($"{metaPath}: {ex.Message}");
         }
-        ToolFiles.WriteAtomically(outputPath, temp =>
-        {
-            using var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write);
-            image.WriteTo(file);
-            file.Flush(flushToDisk: true);
-        });
-        stdout.WriteLine($"{outputPath}: dm-era metadata, {image.AllocatedBlocks} of {image.TotalBlocks} blocks used, era {history.Live.CurrentEra}" +
+        // Damage must fail the export before the output is touched, as it did when the history was loaded whole.
+        history.ReadThrough();
+        ToolFiles.WriteAtomically(outputPath, temp => DmEraWriter.WriteFile(history, temp));
+        stdout.WriteLine($"{outputPath}: dm-era metadata, {size.AllocatedBlocks} of {size.TotalBlocks} blocks used, era {history.Live.CurrentEra}" +
                          (history.Snapshot is null ? "" : $", metadata snapshot of era {history.Snapshot.CurrentEra}"));
         return (int)ExitCode.Ok;
     }

@@ -21,21 +21,39 @@ internal static class ImportVerb
     public static int Run(string inputPath, string metaPath, string originPath, bool force, TextWriter stdout)
     {
         ToolFiles.RequireBinary(inputPath, "dm-era metadata");
-        EraHistory history;
+        StreamedHistory history;
+        DmFileReader? reader = null;
         try
         {
-            using var reader = new DmFileReader(inputPath);
-            history = DmEraReader.Read(reader);
+            reader = new DmFileReader(inputPath);
+            history = DmEraReader.Stream(reader);
+            // Read once through, so damage is reported (exit 3) before any output is claimed or written.
+            history.ReadThrough();
         }
         catch (DmFormatException ex)
         {
+            reader?.Dispose();
             throw new CliException($"{inputPath}: {ex.Message}", ExitCode.MetadataDamaged);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
+            reader?.Dispose();
             throw new CliException($"{inputPath}: {ex.Message}");
         }
-        RestoreVerb.WriteNative(history, metaPath, originPath, inputPath, force, "erafs import");
+        using (reader)
+        {
+            RestoreVerb.WriteNative(history.BlockSizeSectors, history.NrBlocks, (temp, size, mtime) =>
+            {
+                try
+                {
+                    NativeHistory.Write(history, temp, size, mtime);
+                }
+                catch (DmFormatException ex)
+                {
+                    throw new CliException($"{inputPath}: {ex.Message}", ExitCode.MetadataDamaged);
+                }
+            }, metaPath, originPath, inputPath, force, "erafs import");
+        }
         stdout.WriteLine($"{metaPath}: imported era {history.Live.CurrentEra}, {history.NrBlocks} blocks" +
                          (history.Snapshot is null ? "" : $", metadata snapshot of era {history.Snapshot.CurrentEra}") + $" from {inputPath}");
         return (int)ExitCode.Ok;

@@ -22,10 +22,25 @@ internal static class RestoreVerb
     public static int Run(string xmlPath, string metaPath, string? originPath, bool force, TextWriter stdout)
     {
         ToolFiles.RequireText(xmlPath, "era XML");
-        EraHistory history;
+        // A first pass only validates (every error is the XML's, reported before any output is claimed);
+        // the second writes, so neither holds more than one element of the document.
+        var shape = new XmlShape();
+        ReadXml(xmlPath, shape);
+        WriteNative(shape.BlockSizeSectors, shape.NrBlocks, (temp, size, mtime) =>
+        {
+            using var writer = new NativeHistoryWriter(temp, size, mtime);
+            ReadXml(xmlPath, writer);
+        }, metaPath, originPath, xmlPath, force, "erafs restore");
+        stdout.WriteLine($"{metaPath}: restored era {shape.CurrentEra}, {shape.NrBlocks} blocks, {shape.Writesets} writesets from {xmlPath}");
+        return (int)ExitCode.Ok;
+    }
+
+    private static void ReadXml(string xmlPath, IEraHistoryVisitor visitor)
+    {
         try
         {
-            history = XmlRestoreReader.ReadFile(xmlPath);
+            using var stream = File.OpenRead(xmlPath);
+            XmlRestoreReader.Read(xmlPath, stream, visitor);
         }
         catch (EraXmlException ex)
         {
@@ -35,16 +50,15 @@ internal static class RestoreVerb
         {
             throw new CliException($"{xmlPath}: {ex.Message}");
         }
-        WriteNative(history, metaPath, originPath, xmlPath, force, "erafs restore");
-        stdout.WriteLine($"{metaPath}: restored era {history.Live.CurrentEra}, {history.NrBlocks} blocks, {history.Live.Writesets.Count} writesets from {xmlPath}");
-        return (int)ExitCode.Ok;
     }
 
     /// <summary>
-    /// Writes the history as native metadata at metaPath (atomically), shared with import: an existing
-    /// file only with --force, and never one a mount holds (claimed until the new file is in place).
+    /// Writes native metadata at metaPath (atomically) with <paramref name="write"/> (given the
+    /// temporary path, the origin's size and mtime), shared with import: an existing file only with
+    /// --force, and never one a mount holds (claimed until the new file is in place).
     /// </summary>
-    public static void WriteNative(EraHistory history, string metaPath, string? originPath, string source, bool force, string tool)
+    public static void WriteNative(uint blockSizeSectors, ulong nrBlocks, Action<string, long?, DateTime?> write,
+        string metaPath, string? originPath, string source, bool force, string tool)
     {
         ToolFiles.RequireReplaceable(metaPath, force);
         using var claim = ToolFiles.ClaimOutput(metaPath, tool);
@@ -64,25 +78,46 @@ internal static class RestoreVerb
                 throw new CliException($"{originPath}: {ex.Message}");
             }
         }
-        HistoryContent content;
         try
         {
-            content = NativeHistory.ToContent(history, size, mtime);
+            NativeHistory.GeometryFor(blockSizeSectors, nrBlocks, size);
+            ToolFiles.WriteAtomically(metaPath, temp =>
+            {
+                try
+                {
+                    write(temp, size, mtime);
+                }
+                catch (MetadataException ex)
+                {
+                    throw new IOException(ex.Message.Replace(temp, metaPath, StringComparison.Ordinal), ex);
+                }
+            });
         }
         catch (ArgumentException ex)
         {
             throw new CliException($"{source}: {ex.Message.Split(" (Parameter")[0]}");
         }
-        ToolFiles.WriteAtomically(metaPath, temp =>
+    }
+
+    /// <summary>What restore reports of the XML, gathered while it is validated.</summary>
+    private sealed class XmlShape : IEraHistoryVisitor
+    {
+        public uint BlockSizeSectors { get; private set; }
+        public ulong NrBlocks { get; private set; }
+        public uint CurrentEra { get; private set; }
+        public int Writesets { get; private set; }
+
+        public void BeginSuperblock(uint blockSizeSectors, ulong nrBlocks, uint currentEra) =>
+            (BlockSizeSectors, NrBlocks, CurrentEra) = (blockSizeSectors, nrBlocks, currentEra);
+
+        public void Writeset(uint era, ulong nrBits, IEnumerable<BlockRun> runs) => Writesets++;
+
+        public void EraArray(IEnumerable<EraRun> runs)
         {
-            try
-            {
-                MetadataBuilder.Write(temp, content);
-            }
-            catch (MetadataException ex)
-            {
-                throw new IOException(ex.Message.Replace(temp, metaPath, StringComparison.Ordinal), ex);
-            }
-        });
+        }
+
+        public void EndSuperblock()
+        {
+        }
     }
 }

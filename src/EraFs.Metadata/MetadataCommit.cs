@@ -8,11 +8,13 @@ namespace EraFs.Metadata;
 /// superblock and everything it reaches intact.
 /// </summary>
 /// <remarks>
-/// A transaction (<see cref="Commit"/>, or <see cref="CommitNewFile"/> for a file being made):
+/// A transaction (<see cref="Commit"/>, or <see cref="BeginNewFile"/> then <see cref="CommitNewFile"/>
+/// for a file being made):
 /// <list type="number">
-/// <item>a new file only: cut to nothing, then grown to its full length, so the journal region and the
-/// other superblock slot read as zeros (no journal record, no rival superblock);</item>
-/// <item>new blocks written: fresh blocks only, nothing the durable superblock reaches;</item>
+/// <item>a new file only: cut to nothing when begun, and grown to its full length at commit, so the
+/// journal region and the other superblock slot read as zeros (no journal record, no rival superblock);</item>
+/// <item>new blocks written: fresh blocks only, nothing the durable superblock reaches (a file being
+/// made may have had some written ahead since it was cut: nothing points at them yet either);</item>
 /// <item>fdatasync: the new blocks are stable before anything points at them;</item>
 /// <item>the superblock written to the slot NOT holding the newest durable superblock;</item>
 /// <item>fdatasync: the new state is durable and the old journal epoch is dead;</item>
@@ -49,15 +51,15 @@ internal static class MetadataCommit
         space.Committed();
     }
 
-    /// <summary>Steps 1 to 6 for a file being made: its first superblock goes to slot A.</summary>
+    /// <summary>Step 1's first half for a file being made: nothing of what it held before survives.</summary>
+    public static void BeginNewFile(IBlockDevice device) =>
+        MetadataWriteFailure.Guard(device, "emptying the new metadata file", () => device.SetLength(0));
+
+    /// <summary>Step 1's second half and steps 2 to 6 for a file begun with <see cref="BeginNewFile"/>: its first superblock goes to slot A.</summary>
     public static void CommitNewFile(MetadataSpace space, Superblock sb)
     {
         var device = space.Device;
-        MetadataWriteFailure.Guard(device, "sizing the new metadata file", () =>
-        {
-            device.SetLength(0);
-            device.SetLength((long)sb.TotalBlocks * BlockFormat.BlockSize);
-        });
+        MetadataWriteFailure.Guard(device, "sizing the new metadata file", () => device.SetLength((long)sb.TotalBlocks * BlockFormat.BlockSize));
         Commit(space, sb, 0);
     }
 

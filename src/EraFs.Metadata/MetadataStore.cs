@@ -99,6 +99,7 @@ public sealed partial class MetadataStore : IEraStore
             JournalEpoch = 1,
             TotalBlocks = Superblock.SlotCount + journalBlocks,
         };
+        MetadataCommit.BeginNewFile(device);
         MetadataCommit.CommitNewFile(new MetadataSpace(device, sb.TotalBlocks), sb);
         return new MetadataStore(device, sb, 0);
     }

@@ -30,6 +30,9 @@ internal sealed class ReaderBlockSource(IBlockDevice device, ulong sequence) : I
         }
         ConfirmUnchanged();
         if (problem != null) throw BlockFormat.Corrupt(device.Name, blockNr, kind, problem);
+        // Pages are read once by a walk and should die young; caching them would keep megabytes alive
+        // long enough to reach the older generations. Index nodes and catalogs are read again.
+        if (kind is BlockKind.EraPage or BlockKind.BitsetPage) return buffer;
         if (_cache.Count >= 1024) _cache.Clear();
         _cache[blockNr] = buffer;
         return buffer;

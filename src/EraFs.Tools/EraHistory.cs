@@ -1,4 +1,5 @@
 using EraFs.Core;
+using EraFs.Metadata;
 
 namespace EraFs.Tools;
 
@@ -47,25 +48,9 @@ public sealed record EraWriteset(uint Era, ulong NrBits, ulong[] Words)
 /// </summary>
 public sealed record EraState(uint CurrentEra, IReadOnlyList<EraWriteset> Writesets, uint[] Eras)
 {
-    /// <summary>Each block's newest era: the newest writeset holding it, else its era-array entry.</summary>
-    public uint[] LogicalEras()
-    {
-        var eras = (uint[])Eras.Clone();
-        foreach (var ws in Writesets)
-            foreach (var run in ws.Runs())
-                for (var b = run.Start; b < Math.Min(run.End, (ulong)eras.Length); b++)
-                    eras[b] = Math.Max(eras[b], ws.Era);
-        return eras;
-    }
-
     /// <summary>Drives a visitor through this view, in the order the XML lists it.</summary>
-    public void Accept(IEraHistoryVisitor visitor, uint blockSizeSectors)
-    {
-        visitor.BeginSuperblock(blockSizeSectors, (ulong)Eras.Length, CurrentEra);
-        foreach (var ws in Writesets) visitor.Writeset(ws);
-        visitor.EraArray(Eras);
-        visitor.EndSuperblock();
-    }
+    public void Accept(IEraHistoryVisitor visitor, uint blockSizeSectors) =>
+        StreamedView.FromDense(this).Accept(visitor, blockSizeSectors, (ulong)Eras.Length);
 }
 
 /// <summary>
@@ -77,14 +62,20 @@ public sealed record EraHistory(uint BlockSizeSectors, ulong NrBlocks, EraState 
     public uint BlockSizeBytes => BlockSizeSectors * 512;
 }
 
-/// <summary>Receives an era history in XML order; the XML writer, the XML reader's collector and the format writers implement it.</summary>
+/// <summary>
+/// Receives an era history in XML order. Run streams are read lazily from their source: a visitor
+/// consumes each before returning and must not keep it. Native and dm-era sources give ascending
+/// maximal runs; the XML reader gives them in document order.
+/// </summary>
 public interface IEraHistoryVisitor
 {
     void BeginSuperblock(uint blockSizeSectors, ulong nrBlocks, uint currentEra);
 
-    void Writeset(EraWriteset writeset);
+    /// <summary>One writeset: the set runs among its first <paramref name="nrBits"/> blocks.</summary>
+    void Writeset(uint era, ulong nrBits, IEnumerable<BlockRun> runs);
 
-    void EraArray(uint[] eras);
+    /// <summary>The era array as runs of equal era; blocks no run covers are era 0.</summary>
+    void EraArray(IEnumerable<EraRun> runs);
 
     void EndSuperblock();
 }

@@ -129,44 +129,107 @@ public static class NativeHistory
     }
 
     /// <summary>
-    /// The content to write as native metadata: writesets before the current era are archived, the
-    /// current era's becomes the current writeset; a snapshot's writesets must all precede its era.
+    /// The history as it stands, streamed from the reader: the live view (archived writesets, then the
+    /// current writeset under the current era when it has any block) and the held snapshot's view.
+    /// Strict: damage fails the read that meets it.
     /// </summary>
-    public static HistoryContent ToContent(EraHistory history, long? originSize, DateTime? cleanOriginMtimeUtc)
+    public static StreamedHistory Stream(MetadataReader reader)
     {
-        var blockSize = history.BlockSizeBytes;
+        var geometry = reader.Geometry;
+        var nrBlocks = geometry.NrBlocks;
+        var archived = reader.ArchivedWritesets().ToList();
+        var liveShapes = archived.ConvertAll(a => new WritesetShape(a.Era, Math.Min(a.NrBits, nrBlocks)));
+        var currentEra = reader.CurrentEra;
+        var hasCurrent = reader.CurrentWritesetRuns().Any();
+        if (hasCurrent) liveShapes.Add(new WritesetShape(currentEra, nrBlocks));
+        var live = new StreamedView(currentEra, liveShapes,
+            i => i < archived.Count ? reader.ArchivedWritesetRuns(archived[i].Era) : reader.CurrentWritesetRuns(),
+            () => reader.EraArrayRuns());
+        StreamedView? snapshot = null;
+        if (reader.HeldSnapshot != null)
+        {
+            if (reader.SnapshotGeometry.NrBlocks != nrBlocks)
+                throw new MetadataException($"{reader.FileName}: the held snapshot has {reader.SnapshotGeometry.NrBlocks} blocks, the live state {nrBlocks} (resized since it was taken)");
+            var held = reader.ArchivedWritesets(useSnapshot: true).ToList();
+            snapshot = new StreamedView(reader.SnapshotEra,
+                held.ConvertAll(a => new WritesetShape(a.Era, Math.Min(a.NrBits, nrBlocks))),
+                i => reader.ArchivedWritesetRuns(held[i].Era, useSnapshot: true),
+                () => reader.EraArrayRuns(useSnapshot: true));
+        }
+        return new StreamedHistory(SectorsOf(geometry.BlockSize), nrBlocks, live, snapshot);
+    }
+
+    /// <summary>
+    /// The geometry native metadata gets for a history: from the origin's size when known, else from
+    /// the history's own; ArgumentException when the two disagree or EraFs cannot track the block size.
+    /// </summary>
+    public static EraGeometry GeometryFor(uint blockSizeSectors, ulong nrBlocks, long? originSize)
+    {
+        var blockSize = blockSizeSectors * 512;
         if (blockSize < EraGeometry.MinBlockSize || blockSize % EraGeometry.MinBlockSize != 0)
-            throw new ArgumentException($"block size {history.BlockSizeSectors} sectors is not a multiple of {EraGeometry.MinBlockSize} bytes, which EraFs needs");
-        var size = originSize ?? (long)history.NrBlocks * blockSize;
+            throw new ArgumentException($"block size {blockSizeSectors} sectors is not a multiple of {EraGeometry.MinBlockSize} bytes, which EraFs needs");
+        var size = originSize ?? (long)nrBlocks * blockSize;
         var geometry = EraGeometry.For(size, blockSize);
-        if (geometry.NrBlocks != history.NrBlocks)
-            throw new ArgumentException($"the origin of {size} bytes has {geometry.NrBlocks} blocks of {blockSize} bytes, the history {history.NrBlocks}");
-        var live = history.Live;
-        var current = live.Writesets.Where(w => w.Era == live.CurrentEra).SelectMany(w => w.Runs()).ToList();
-        SnapshotContent? snapshot = null;
-        if (history.Snapshot is { } s)
-        {
-            if (s.Writesets.Any(w => w.Era >= s.CurrentEra))
-                throw new ArgumentException($"the metadata snapshot holds a writeset of its own current era {s.CurrentEra}, which EraFs snapshots never have");
-            snapshot = new SnapshotContent(s.CurrentEra, Archived(s), EraRuns(s.Eras));
-        }
-        return new HistoryContent(geometry, live.CurrentEra, Archived(live), current, EraRuns(live.Eras), snapshot, cleanOriginMtimeUtc);
+        if (geometry.NrBlocks != nrBlocks)
+            throw new ArgumentException($"the origin of {size} bytes has {geometry.NrBlocks} blocks of {blockSize} bytes, the history {nrBlocks}");
+        return geometry;
     }
 
-    private static List<WritesetContent> Archived(EraState state) =>
-        state.Writesets.Where(w => w.Era < state.CurrentEra)
-            .Select(w => new WritesetContent(w.Era, w.NrBits, w.Runs().ToList())).ToList();
-
-    private static List<EraRun> EraRuns(uint[] eras)
+    /// <summary>
+    /// Writes a history as native metadata at path, read from its source as it is written: writesets
+    /// before the current era are archived, the current era's becomes the current writeset; a
+    /// snapshot's writesets must all precede its era.
+    /// </summary>
+    public static void Write(StreamedHistory history, string path, long? originSize, DateTime? cleanOriginMtimeUtc)
     {
-        var runs = new List<EraRun>();
-        var start = 0;
-        for (var i = 1; i <= eras.Length; i++)
+        var geometry = GeometryFor(history.BlockSizeSectors, history.NrBlocks, originSize);
+        if (history.Snapshot is { } s && s.Writesets.Any(w => w.Era >= s.CurrentEra))
+            throw new ArgumentException($"the metadata snapshot holds a writeset of its own current era {s.CurrentEra}, which EraFs snapshots never have");
+        using var builder = MetadataBuilder.Create(path, geometry, history.Live.CurrentEra, cleanOriginMtimeUtc);
+        var live = history.Live;
+        builder.SetEraArray(live.EraRuns());
+        for (var i = 0; i < live.Writesets.Count; i++)
+            if (live.Writesets[i].Era == live.CurrentEra) builder.AddCurrent(live.WritesetRuns(i));
+        for (var i = 0; i < live.Writesets.Count; i++)
+            if (live.Writesets[i].Era < live.CurrentEra) builder.AddArchived(live.Writesets[i].Era, live.Writesets[i].NrBits, live.WritesetRuns(i));
+        if (history.Snapshot is { } snapshot)
         {
-            if (i < eras.Length && eras[i] == eras[start]) continue;
-            runs.Add(new EraRun((ulong)start, (ulong)(i - start), eras[start]));
-            start = i;
+            builder.BeginSnapshot(snapshot.CurrentEra);
+            builder.SetEraArray(snapshot.EraRuns());
+            for (var i = 0; i < snapshot.Writesets.Count; i++)
+                builder.AddArchived(snapshot.Writesets[i].Era, snapshot.Writesets[i].NrBits, snapshot.WritesetRuns(i));
         }
-        return runs;
+        builder.Commit();
     }
+}
+
+/// <summary>
+/// Writes what an era XML reader shows it as native metadata, one writeset at a time (the XML has no
+/// snapshot). The builder is made when the superblock is seen and committed at its end.
+/// </summary>
+public sealed class NativeHistoryWriter(string path, long? originSize, DateTime? cleanOriginMtimeUtc) : IEraHistoryVisitor, IDisposable
+{
+    private MetadataBuilder? _builder;
+    private uint _currentEra;
+
+    public void BeginSuperblock(uint blockSizeSectors, ulong nrBlocks, uint currentEra)
+    {
+        var geometry = NativeHistory.GeometryFor(blockSizeSectors, nrBlocks, originSize);
+        _currentEra = currentEra;
+        _builder = MetadataBuilder.Create(path, geometry, currentEra, cleanOriginMtimeUtc);
+    }
+
+    public void Writeset(uint era, ulong nrBits, IEnumerable<BlockRun> runs)
+    {
+        if (era == _currentEra) Builder.AddCurrent(runs);
+        else Builder.AddArchived(era, nrBits, runs);
+    }
+
+    public void EraArray(IEnumerable<EraRun> runs) => Builder.SetEraArray(runs);
+
+    public void EndSuperblock() => Builder.Commit();
+
+    public void Dispose() => _builder?.Dispose();
+
+    private MetadataBuilder Builder => _builder ?? throw new InvalidOperationException("no superblock seen yet");
 }

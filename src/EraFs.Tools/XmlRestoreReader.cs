@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Xml;
+using EraFs.Core;
+using EraFs.Metadata;
 
 namespace EraFs.Tools;
 
@@ -69,14 +71,10 @@ public sealed class XmlRestoreReader
                 switch (_xml.Name)
                 {
                     case "writeset" when !sawArray:
-                        var at = Position();
-                        var ws = ReadWriteset();
-                        if (lastEra is { } last && ws.Era <= last) throw Error($"writeset of era {ws.Era} follows era {last}: eras must ascend", at);
-                        lastEra = ws.Era;
-                        visitor.Writeset(ws);
+                        lastEra = ReadWriteset(visitor, lastEra);
                         break;
                     case "era_array" when !sawArray:
-                        visitor.EraArray(ReadEraArray());
+                        Visit(ReadEraArray(), visitor.EraArray);
                         sawArray = true;
                         break;
                     default:
@@ -85,50 +83,104 @@ public sealed class XmlRestoreReader
             }
             if (_xml.NodeType != XmlNodeType.EndElement) throw Error($"unexpected {_xml.NodeType} in <superblock>");
         }
-        if (!sawArray) visitor.EraArray(new uint[_nrBlocks]);
+        if (!sawArray) visitor.EraArray([new EraRun(0, _nrBlocks, 0)]);
         visitor.EndSuperblock();
         _xml.Read();
         if (_xml.Read() && _xml.NodeType != XmlNodeType.None) throw Error("content after </superblock>");
     }
 
-    private EraWriteset ReadWriteset()
+    private uint ReadWriteset(IEraHistoryVisitor visitor, uint? lastEra)
     {
+        var at = Position();
         var era = (uint)UInt("era", uint.MaxValue);
         if (era > _currentEra) throw Error($"writeset era {era} is later than current_era {_currentEra}");
         var nrBits = UInt("nr_bits");
         if (nrBits > _nrBlocks) throw Error($"nr_bits {nrBits} is more than nr_blocks {_nrBlocks}");
-        var ws = EraWriteset.Empty(era, nrBits);
+        if (lastEra is { } last && era <= last) throw Error($"writeset of era {era} follows era {last}: eras must ascend", at);
+        Visit(ReadBits(nrBits), runs => visitor.Writeset(era, nrBits, runs));
+        return era;
+    }
+
+    /// <summary>Set bits and marked runs in document order, neighbours joined into one run.</summary>
+    private IEnumerable<BlockRun> ReadBits(ulong nrBits)
+    {
+        ulong start = 0, end = 0;
         foreach (var name in Children("bit", "marked"))
         {
+            ulong begin, len;
             if (name == "bit")
             {
-                var block = UInt("block");
-                if (block >= nrBits) throw Error($"bit {block} lies past nr_bits {nrBits}");
-                if (Bool("value")) ws.Set(block);
+                begin = UInt("block");
+                if (begin >= nrBits) throw Error($"bit {begin} lies past nr_bits {nrBits}");
+                if (!Bool("value")) continue;
+                len = 1;
             }
             else
             {
-                var begin = UInt("block_begin");
-                var len = UInt("len");
+                begin = UInt("block_begin");
+                len = UInt("len");
                 if (begin + len > nrBits) throw Error($"marked run {begin}+{len} lies past nr_bits {nrBits}");
-                for (var b = begin; b < begin + len; b++) ws.Set(b);
+                if (len == 0) continue;
             }
+            if (end > start && begin <= end && begin + len >= start)
+            {
+                (start, end) = (Math.Min(start, begin), Math.Max(end, begin + len));
+                continue;
+            }
+            if (end > start) yield return new BlockRun(start, end - start);
+            (start, end) = (begin, begin + len);
         }
-        return ws;
+        if (end > start) yield return new BlockRun(start, end - start);
     }
 
-    private uint[] ReadEraArray()
+    /// <summary>Era entries in document order, neighbours of equal era joined into one run.</summary>
+    private IEnumerable<EraRun> ReadEraArray()
     {
-        var eras = new uint[_nrBlocks];
+        var pending = new EraRun(0, 0, 0);
         foreach (var _ in Children("era"))
         {
             var block = UInt("block");
             if (block >= _nrBlocks) throw Error($"era entry for block {block} lies past nr_blocks {_nrBlocks}");
             var era = (uint)UInt("era", uint.MaxValue);
             if (era > _currentEra) throw Error($"block {block} has era {era}, later than current_era {_currentEra}");
-            eras[block] = era;
+            if (pending.Count > 0 && pending.End == block && pending.Era == era)
+            {
+                pending = pending with { Count = pending.Count + 1 };
+                continue;
+            }
+            if (pending.Count > 0) yield return pending;
+            pending = new EraRun(block, 1, era);
         }
-        return eras;
+        if (pending.Count > 0) yield return pending;
+    }
+
+    /// <summary>
+    /// Hands a visitor a stream read from the document, then reads whatever it left, so the reader
+    /// always ends after the element and every entry is validated.
+    /// </summary>
+    private static void Visit<T>(IEnumerable<T> items, Action<IEnumerable<T>> visit)
+    {
+        using var once = new SingleUse<T>(items.GetEnumerator());
+        visit(once);
+        once.Drain();
+    }
+
+    /// <summary>An enumerable over one enumerator: every enumeration continues where the last stopped.</summary>
+    private sealed class SingleUse<T>(IEnumerator<T> items) : IEnumerable<T>, IDisposable
+    {
+        public IEnumerator<T> GetEnumerator()
+        {
+            while (items.MoveNext()) yield return items.Current;
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+        public void Drain()
+        {
+            while (items.MoveNext()) { }
+        }
+
+        public void Dispose() => items.Dispose();
     }
 
     /// <summary>Visits each child element (which must be empty and one of names), leaving the reader after the parent.</summary>
@@ -190,7 +242,7 @@ public sealed class XmlRestoreReader
     }
 }
 
-/// <summary>Assembles what a visitor is shown into an era history (the restore side of the IR).</summary>
+/// <summary>Assembles what a visitor is shown into a dense era history (for small histories and tests).</summary>
 public sealed class EraHistoryCollector : IEraHistoryVisitor
 {
     private uint _blockSize;
@@ -207,9 +259,14 @@ public sealed class EraHistoryCollector : IEraHistoryVisitor
         _eras = new uint[nrBlocks];
     }
 
-    public void Writeset(EraWriteset writeset) => _writesets.Add(writeset);
+    public void Writeset(uint era, ulong nrBits, IEnumerable<BlockRun> runs) => _writesets.Add(EraWriteset.FromRuns(era, nrBits, runs));
 
-    public void EraArray(uint[] eras) => _eras = eras;
+    public void EraArray(IEnumerable<EraRun> runs)
+    {
+        foreach (var run in runs)
+            if (run.Start < (ulong)_eras.Length)
+                Array.Fill(_eras, run.Era, (int)run.Start, (int)(Math.Min(run.End, (ulong)_eras.Length) - run.Start));
+    }
 
     public void EndSuperblock()
     {

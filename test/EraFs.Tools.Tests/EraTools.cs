@@ -17,7 +17,7 @@ internal static class EraTools
         HostTools.Run(tool, args, TimeSpan.FromMinutes(1));
 
     public static void WriteNative(EraHistory history, string path) =>
-        MetadataBuilder.Write(path, NativeHistory.ToContent(history, null, null));
+        NativeHistory.Write(StreamedHistory.FromDense(history), path, null, null);
 
     public static EraHistory LoadNative(string path)
     {
@@ -54,7 +54,7 @@ internal static class EraTools
     public static string Dump(EraHistory history, bool logical = false)
     {
         var text = new StringWriter();
-        history.Live.Accept(new XmlDumpWriter(text, logical), history.BlockSizeSectors);
+        StreamedHistory.FromDense(history).Accept(new XmlDumpWriter(text), logical);
         return text.ToString();
     }
 

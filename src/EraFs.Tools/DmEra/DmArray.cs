@@ -13,21 +13,34 @@ public static class DmArray
 
     public static int EntriesPerBlock(int valueSize) => (DmBlock.Size - HeaderSize) / valueSize;
 
-    /// <summary>Writes an array of count values (written by <paramref name="put"/> into its slot) and returns the btree root.</summary>
-    public static ulong Build(DmMetadataImage image, ulong count, int valueSize, Action<ulong, Span<byte>> put)
+    /// <summary>Blocks <see cref="Build"/> writes for count values: the array blocks, then their btree.</summary>
+    public static ulong BlocksFor(ulong count, int valueSize)
+    {
+        var arrayBlocks = (count + (ulong)EntriesPerBlock(valueSize) - 1) / (ulong)EntriesPerBlock(valueSize);
+        return arrayBlocks + DmBtree.BlocksFor(arrayBlocks, valueSize: 8);
+    }
+
+    /// <summary>
+    /// Writes an array of count values and returns the btree root. <paramref name="fill"/> writes the
+    /// values of one array block at a time (its first index, how many, their zeroed slots), in order.
+    /// </summary>
+    public static ulong Build(IDmImageSink image, ulong count, int valueSize, Action<ulong, int, Span<byte>> fill)
     {
         var perBlock = (ulong)EntriesPerBlock(valueSize);
         var index = new List<(ulong, byte[])>();
+        var block = new byte[DmBlock.Size];
         for (ulong first = 0, i = 0; first < count; first += perBlock, i++)
         {
             var n = Math.Min(perBlock, count - first);
-            var block = image.Allocate(out var location);
+            var location = image.Allocate();
             var span = block.AsSpan();
+            span.Clear();
             BinaryPrimitives.WriteUInt32LittleEndian(span[4..], (uint)perBlock);
             BinaryPrimitives.WriteUInt32LittleEndian(span[8..], (uint)n);
             BinaryPrimitives.WriteUInt32LittleEndian(span[12..], (uint)valueSize);
-            for (ulong k = 0; k < n; k++) put(first + k, span.Slice(HeaderSize + (int)k * valueSize, valueSize));
+            fill(first, (int)n, span.Slice(HeaderSize, (int)n * valueSize));
             DmBlock.Seal(span, DmBlockKind.ArrayBlock, location);
+            image.Write(location, span);
             index.Add((i, BitConverter.GetBytes(location)));
         }
         return DmBtree.Build(image, index, 8);
@@ -39,6 +52,18 @@ public static class DmArray
     /// </summary>
     public static void Read(IDmBlockReader reader, ulong root, ulong count, int valueSize, string structure,
         Action<ulong, ReadOnlySpan<byte>> take, Action<ulong, string>? report = null)
+    {
+        foreach (var (first, values) in Blocks(reader, root, count, valueSize, structure, report))
+            for (var k = 0; k < values.Length / valueSize; k++)
+                take(first + (ulong)k, values.Span.Slice(k * valueSize, valueSize));
+    }
+
+    /// <summary>
+    /// The array's sound blocks in index order, each as its first index and its packed values, read
+    /// lazily; damage as for <see cref="Read"/>.
+    /// </summary>
+    public static IEnumerable<(ulong First, ReadOnlyMemory<byte> Values)> Blocks(IDmBlockReader reader, ulong root, ulong count, int valueSize,
+        string structure, Action<ulong, string>? report = null)
     {
         var perBlock = (ulong)EntriesPerBlock(valueSize);
         var expectedBlocks = (count + perBlock - 1) / perBlock;
@@ -62,10 +87,11 @@ public static class DmArray
                 if (size != valueSize || max != perBlock) problem = $"array block holds {max} values of {size} bytes, expected {perBlock} of {valueSize}";
                 else if (entries != expectedEntries) problem = $"array block {key} has {entries} entries, expected {expectedEntries}";
                 else
-                    for (ulong k = 0; k < entries; k++)
-                        take(key * perBlock + k, span.Slice(HeaderSize + (int)k * valueSize, valueSize));
+                {
+                    yield return (key * perBlock, block.AsMemory(HeaderSize, (int)entries * valueSize));
+                    continue;
+                }
             }
-            if (problem == null) continue;
             var message = $"{structure}: {problem}";
             if (report == null) throw new DmFormatException(location, message);
             report(location, message);

@@ -21,7 +21,7 @@ public static class DmBtree
     /// spread evenly over the fewest nodes, so every non-root node is at least half full (the tools
     /// demand a third). An empty tree is one empty leaf.
     /// </summary>
-    public static ulong Build(DmMetadataImage image, IReadOnlyList<(ulong Key, byte[] Value)> entries, int valueSize)
+    public static ulong Build(IDmImageSink image, IReadOnlyList<(ulong Key, byte[] Value)> entries, int valueSize)
     {
         var level = WriteLevel(image, entries, valueSize, LeafFlag);
         while (level.Count > 1)
@@ -33,17 +33,19 @@ public static class DmBtree
     }
 
     private static List<(ulong Key, ulong Location)> WriteLevel(
-        DmMetadataImage image, IReadOnlyList<(ulong Key, byte[] Value)> entries, int valueSize, uint flags)
+        IDmImageSink image, IReadOnlyList<(ulong Key, byte[] Value)> entries, int valueSize, uint flags)
     {
         var max = MaxEntries(valueSize);
         var nodes = Math.Max(1, (entries.Count + max - 1) / max);
         var written = new List<(ulong, ulong)>(nodes);
         var first = 0;
+        var block = new byte[DmBlock.Size];
         for (var n = 0; n < nodes; n++)
         {
             var count = entries.Count / nodes + (n < entries.Count % nodes ? 1 : 0);
-            var block = image.Allocate(out var location);
+            var location = image.Allocate();
             var span = block.AsSpan();
+            span.Clear();
             BinaryPrimitives.WriteUInt32LittleEndian(span[4..], flags);
             BinaryPrimitives.WriteUInt32LittleEndian(span[16..], (uint)count);
             BinaryPrimitives.WriteUInt32LittleEndian(span[20..], (uint)max);
@@ -56,10 +58,24 @@ public static class DmBtree
                 value.AsSpan(0, valueSize).CopyTo(span[(values + valueSize * i)..]);
             }
             DmBlock.Seal(span, DmBlockKind.BtreeNode, location);
+            image.Write(location, span);
             written.Add((count > 0 ? entries[first].Key : 0, location));
             first += count;
         }
         return written;
+    }
+
+    /// <summary>Blocks <see cref="Build"/> writes for that many entries: the leaves, then each level of internal nodes.</summary>
+    public static ulong BlocksFor(ulong entries, int valueSize)
+    {
+        var nodes = Math.Max(1, (entries + (ulong)MaxEntries(valueSize) - 1) / (ulong)MaxEntries(valueSize));
+        var total = nodes;
+        while (nodes > 1)
+        {
+            nodes = (nodes + (ulong)MaxEntries(8) - 1) / (ulong)MaxEntries(8);
+            total += nodes;
+        }
+        return total;
     }
 
     /// <summary>

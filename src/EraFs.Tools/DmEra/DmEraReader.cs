@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using EraFs.Core;
+using EraFs.Metadata;
 
 namespace EraFs.Tools.DmEra;
 
@@ -7,10 +9,120 @@ namespace EraFs.Tools.DmEra;
 /// Reads kernel dm-era metadata into an era history: the writeset tree and the superblock's live
 /// current writeset (merged under the current era), the era array, and the held metadata snapshot's
 /// clone when there is one. Strict by default; with a report, damaged parts are reported and skipped
-/// (their writesets left out, their array entries 0) and reading goes on.
+/// (their writesets left out, their array entries 0) and reading goes on. <see cref="Stream"/> reads
+/// the same strictly, block by block as it is visited, instead of into dense arrays.
 /// </summary>
 public static class DmEraReader
 {
+    /// <summary>
+    /// The history streamed from the metadata: only the superblocks and the writeset trees are read
+    /// now; bitsets and era arrays are read as they are visited, and damage fails the read that meets it.
+    /// </summary>
+    public static StreamedHistory Stream(IDmBlockReader reader)
+    {
+        var sb = DmSuperblock.Unpack(reader, 0);
+        var live = StreamState(reader, sb, "", includeCurrent: true);
+        StreamedView? snapshot = null;
+        if (sb.MetadataSnap != 0)
+        {
+            var clone = DmSuperblock.Unpack(reader, sb.MetadataSnap);
+            if (clone.NrBlocks != sb.NrBlocks || clone.DataBlockSize != sb.DataBlockSize)
+                throw new DmFormatException(sb.MetadataSnap, $"metadata snapshot: geometry ({clone.NrBlocks} blocks of {clone.DataBlockSize} sectors) differs from the live superblock's");
+            snapshot = StreamState(reader, clone, "metadata snapshot ", includeCurrent: false);
+        }
+        return new StreamedHistory(sb.DataBlockSize, sb.NrBlocks, live, snapshot);
+    }
+
+    private static StreamedView StreamState(IDmBlockReader reader, DmSuperblock sb, string prefix, bool includeCurrent)
+    {
+        CheckSize(reader, sb, prefix);
+        var shapes = new List<WritesetShape>();
+        var sources = new List<Func<IEnumerable<BlockRun>>>();
+        foreach (var (key, value) in DmBtree.Walk(reader, sb.WritesetTreeRoot, 12, prefix + "writeset tree"))
+        {
+            var nrBits = BinaryPrimitives.ReadUInt32LittleEndian(value.Span);
+            var root = BinaryPrimitives.ReadUInt64LittleEndian(value.Span[4..]);
+            if (key > sb.CurrentEra || nrBits > sb.NrBlocks)
+                Fail(null, sb.WritesetTreeRoot, $"{prefix}writeset tree: era {key} with {nrBits} bits does not fit current era {sb.CurrentEra} and {sb.NrBlocks} blocks");
+            shapes.Add(new WritesetShape((uint)key, nrBits));
+            var structure = $"{prefix}writeset of era {key}";
+            sources.Add(() => BitsetRuns(reader, root, nrBits, structure));
+        }
+        if (includeCurrent && sb.CurrentWritesetRoot != 0 && sb.CurrentWritesetBits > 0)
+        {
+            var bits = Math.Min(sb.CurrentWritesetBits, sb.NrBlocks);
+            var structure = $"{prefix}current writeset";
+            IEnumerable<BlockRun> Current() => BitsetRuns(reader, sb.CurrentWritesetRoot, bits, structure);
+            var archived = shapes.FindIndex(w => w.Era == sb.CurrentEra);
+            if (archived >= 0)
+            {
+                // The kernel archives under the current era only on suspend; both halves are that era's writes.
+                var archivedRuns = sources[archived];
+                shapes[archived] = new WritesetShape(sb.CurrentEra, bits);
+                sources[archived] = () => BlockRuns.Union([Current(), archivedRuns()]).TakeWhile(r => r.Start < bits)
+                    .Select(r => new BlockRun(r.Start, Math.Min(r.End, bits) - r.Start));
+            }
+            else if (Current().Any())
+            {
+                shapes.Add(new WritesetShape(sb.CurrentEra, bits));
+                sources.Add(Current);
+            }
+        }
+        return new StreamedView(sb.CurrentEra, shapes, i => sources[i](), () => EraRuns(reader, sb, prefix));
+    }
+
+    private static IEnumerable<BlockRun> BitsetRuns(IDmBlockReader reader, ulong root, ulong nrBits, string structure)
+    {
+        var runs = new List<BlockRun>();
+        foreach (var (first, values) in DmArray.Blocks(reader, root, (nrBits + 63) / 64, 8, structure))
+        {
+            var words = MemoryMarshal.Cast<byte, ulong>(values.Span);
+            var firstBit = first * 64;
+            BitRuns.Append(words, Math.Min((ulong)words.Length * 64, nrBits - firstBit), firstBit, runs);
+            // The last run may go on in the next block.
+            for (var i = 0; i < runs.Count - 1; i++) yield return runs[i];
+            if (runs.Count > 1) runs.RemoveRange(0, runs.Count - 1);
+        }
+        foreach (var run in runs) yield return run;
+    }
+
+    private static IEnumerable<EraRun> EraRuns(IDmBlockReader reader, DmSuperblock sb, string prefix)
+    {
+        var pending = new EraRun(0, 0, 0);
+        foreach (var (first, values) in DmArray.Blocks(reader, sb.EraArrayRoot, sb.NrBlocks, 4, $"{prefix}era array"))
+        {
+            var eras = MemoryMarshal.Cast<byte, uint>(values.Span).ToArray();
+            var i = 0;
+            while (i < eras.Length)
+            {
+                var era = eras[i];
+                if (era > sb.CurrentEra)
+                    throw new DmFormatException(sb.EraArrayRoot, $"{prefix}era array: block {first + (ulong)i} has era {era}, later than current era {sb.CurrentEra}");
+                var length = eras.AsSpan(i).IndexOfAnyExcept(era);
+                if (length < 0) length = eras.Length - i;
+                var start = first + (ulong)i;
+                if (pending.Era == era && pending.End == start && pending.Count > 0) pending = pending with { Count = pending.Count + (ulong)length };
+                else
+                {
+                    if (pending.Count > 0) yield return pending;
+                    pending = new EraRun(start, (ulong)length, era);
+                }
+                i += length;
+            }
+        }
+        if (pending.Count > 0) yield return pending;
+    }
+
+    private static void CheckSize(IDmBlockReader reader, DmSuperblock sb, string prefix)
+    {
+        // nr_blocks sizes what is read below: a damaged, huge value must be refused before anything is allocated.
+        var arrayBlocks = ((ulong)sb.NrBlocks + (ulong)DmArray.EntriesPerBlock(4) - 1) / (ulong)DmArray.EntriesPerBlock(4);
+        if (sb.NrBlocks > EraGeometry.MaxNrBlocks)
+            throw new DmFormatException(sb.Location, $"{prefix}superblock: {sb.NrBlocks} blocks, more than the {EraGeometry.MaxNrBlocks} EraFs supports");
+        if (arrayBlocks > reader.TotalBlocks)
+            throw new DmFormatException(sb.Location, $"{prefix}superblock: {sb.NrBlocks} blocks need {arrayBlocks} era array blocks, the metadata has {reader.TotalBlocks} blocks");
+    }
+
     public static EraHistory Read(IDmBlockReader reader, Action<ulong, string>? report = null)
     {
         var sb = DmSuperblock.Unpack(reader, 0);
@@ -28,12 +140,7 @@ public static class DmEraReader
 
     private static EraState ReadState(IDmBlockReader reader, DmSuperblock sb, string prefix, bool includeCurrent, Action<ulong, string>? report)
     {
-        // nr_blocks sizes the arrays below: a damaged, huge value must be refused before anything is allocated.
-        var arrayBlocks = ((ulong)sb.NrBlocks + (ulong)DmArray.EntriesPerBlock(4) - 1) / (ulong)DmArray.EntriesPerBlock(4);
-        if (sb.NrBlocks > EraGeometry.MaxNrBlocks)
-            throw new DmFormatException(sb.Location, $"{prefix}superblock: {sb.NrBlocks} blocks, more than the {EraGeometry.MaxNrBlocks} EraFs supports");
-        if (arrayBlocks > reader.TotalBlocks)
-            throw new DmFormatException(sb.Location, $"{prefix}superblock: {sb.NrBlocks} blocks need {arrayBlocks} era array blocks, the metadata has {reader.TotalBlocks} blocks");
+        CheckSize(reader, sb, prefix);
         var writesets = new SortedDictionary<uint, EraWriteset>();
         foreach (var (key, value) in DmBtree.Walk(reader, sb.WritesetTreeRoot, 12, prefix + "writeset tree", report))
         {

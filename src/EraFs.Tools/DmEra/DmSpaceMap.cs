@@ -20,29 +20,37 @@ public static class DmSpaceMap
     public sealed record Reserved(ulong Index, ulong RefCountRoot, ulong FirstBitmap, int Bitmaps);
 
     /// <summary>Allocates the index, the empty reference-count tree and the bitmaps (after the superblock at 0).</summary>
-    public static Reserved Reserve(DmMetadataImage image, int bitmaps)
+    public static Reserved Reserve(IDmImageSink image, int bitmaps)
     {
-        image.Allocate(out var index);
+        var index = image.Allocate();
         var refCounts = DmBtree.Build(image, [], 4);
         ulong first = 0;
         for (var i = 0; i < bitmaps; i++)
         {
-            image.Allocate(out var location);
+            var location = image.Allocate();
             if (i == 0) first = location;
         }
         return new Reserved(index, refCounts, first, bitmaps);
     }
 
-    /// <summary>Marks every allocated block as used once and fills in the index and bitmaps; returns the root for superblocks.</summary>
-    public static DmSpaceMapRoot Finish(DmMetadataImage image, Reserved reserved)
+    /// <summary>Blocks <see cref="Reserve"/> allocates: the index, the empty reference-count tree and the bitmaps.</summary>
+    public static ulong ReservedBlocks(int bitmaps) => 2 + (ulong)bitmaps;
+
+    /// <summary>Marks every allocated block of an in-memory image as used once; see the other overload.</summary>
+    public static DmSpaceMapRoot Finish(DmMetadataImage image, Reserved reserved) =>
+        Finish(image, reserved, image.AllocatedBlocks, image.TotalBlocks);
+
+    /// <summary>Marks blocks [0, used) as used once in a device of total blocks, writes the index and bitmaps, and returns the root for superblocks.</summary>
+    public static DmSpaceMapRoot Finish(IDmImageSink image, Reserved reserved, ulong used, ulong total)
     {
-        var used = image.AllocatedBlocks;
-        var total = image.TotalBlocks;
-        var index = image.Block(reserved.Index).AsSpan();
+        var indexBlock = new byte[DmBlock.Size];
+        var index = indexBlock.AsSpan();
+        var bitmapBlock = new byte[DmBlock.Size];
         for (var i = 0; i < reserved.Bitmaps; i++)
         {
             var location = reserved.FirstBitmap + (ulong)i;
-            var bitmap = image.Block(location).AsSpan();
+            var bitmap = bitmapBlock.AsSpan();
+            bitmap.Clear();
             var first = (ulong)i * EntriesPerBitmap;
             var covered = Math.Min((ulong)EntriesPerBitmap, total - first);
             var allocatedHere = used > first ? Math.Min(covered, used - first) : 0;
@@ -55,12 +63,14 @@ public static class DmSpaceMap
                 BinaryPrimitives.WriteUInt64LittleEndian(bitmap[offset..], word);
             }
             DmBlock.Seal(bitmap, DmBlockKind.SpaceMapBitmap, location);
+            image.Write(location, bitmap);
             var entry = index[(IndexEntriesOffset + 16 * i)..];
             BinaryPrimitives.WriteUInt64LittleEndian(entry, location);
             BinaryPrimitives.WriteUInt32LittleEndian(entry[8..], (uint)(covered - allocatedHere));
             BinaryPrimitives.WriteUInt32LittleEndian(entry[12..], (uint)allocatedHere);
         }
         DmBlock.Seal(index, DmBlockKind.SpaceMapIndex, reserved.Index);
+        image.Write(reserved.Index, index);
         return new DmSpaceMapRoot(total, used, reserved.Index, reserved.RefCountRoot);
     }
 }
