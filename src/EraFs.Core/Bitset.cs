@@ -83,6 +83,30 @@ public sealed class Bitset
         return runs;
     }
 
+    /// <summary>Word <paramref name="index"/> as stored (bit b at bit b % 64 of word b / 64).</summary>
+    public ulong Word(int index) => (ulong)index < WordsFor(Length)
+        ? _words[index]
+        : throw new ArgumentOutOfRangeException(nameof(index), $"word {index} lies past the {Length} bits");
+
+    /// <summary>Sets word <paramref name="index"/>, dropping its bits at or past <see cref="Length"/>.</summary>
+    public void SetWord(int index, ulong value)
+    {
+        if ((ulong)index >= WordsFor(Length)) throw new ArgumentOutOfRangeException(nameof(index), $"word {index} lies past the {Length} bits");
+        _words[index] = value;
+        if ((ulong)index == WordsFor(Length) - 1) ClearPastLength();
+    }
+
+    /// <summary>Sets every bit set in <paramref name="other"/> that lies below this bitset's length.</summary>
+    public void UnionWith(Bitset other)
+    {
+        var n = Math.Min(_words.Length, other._words.Length);
+        for (var i = 0; i < n; i++) _words[i] |= other._words[i];
+        ClearPastLength();
+    }
+
+    /// <summary>The number of 64-bit words that hold <see cref="Length"/> bits.</summary>
+    public int WordCount => (int)WordsFor(Length);
+
     public void CopyFrom(Bitset other)
     {
         if (other.Length != Length) throw new ArgumentException($"cannot copy a bitset of {other.Length} bits into one of {Length}");

@@ -4,12 +4,19 @@ using EraFs.Metadata;
 namespace EraFs.Tools;
 
 /// <summary>
-/// The writeset of one era: bit b set means block b was written in that era. Bits are kept as
-/// dm_bitset words (bit b is bit b%64 of word b/64) so every format converts without reshuffling.
+/// The writeset of one era in memory: bit b set means block b was written in that era. A Core
+/// <see cref="Bitset"/>, whose words are dm_bitset's (bit b is bit b%64 of word b/64), so every
+/// format converts without reshuffling.
 /// </summary>
-public sealed record EraWriteset(uint Era, ulong NrBits, ulong[] Words)
+public sealed class EraWriteset(uint era, Bitset bits)
 {
-    public static EraWriteset Empty(uint era, ulong nrBits) => new(era, nrBits, new ulong[(nrBits + 63) / 64]);
+    public uint Era { get; } = era;
+
+    public Bitset Bits { get; } = bits;
+
+    public ulong NrBits => Bits.Length;
+
+    public static EraWriteset Empty(uint era, ulong nrBits) => new(era, new Bitset(nrBits));
 
     public static EraWriteset FromRuns(uint era, ulong nrBits, IEnumerable<BlockRun> runs)
     {
@@ -19,26 +26,18 @@ public sealed record EraWriteset(uint Era, ulong NrBits, ulong[] Words)
     }
 
     /// <summary>Sets the run's bits below NrBits.</summary>
-    public void Set(BlockRun run)
-    {
-        for (var b = run.Start; b < Math.Min(run.End, NrBits); b++) Set(b);
-    }
+    public void Set(BlockRun run) => Bits.SetRange(run.Start, run.Count);
 
-    public bool IsSet(ulong block) => block < NrBits && (Words[block / 64] >> (int)(block % 64) & 1) != 0;
+    public bool IsSet(ulong block) => block < NrBits && Bits[block];
 
-    public void Set(ulong block) => Words[block / 64] |= 1UL << (int)(block % 64);
+    public void Set(ulong block) => Bits[block] = true;
 
-    public bool IsEmpty => Array.TrueForAll(Words, w => w == 0);
+    public bool IsEmpty => Bits.IsEmpty;
 
-    public ulong Count => BitRuns.Count(Words, NrBits);
+    public ulong Count => Bits.PopCount();
 
     /// <summary>Maximal runs of set bits, ascending.</summary>
-    public IEnumerable<BlockRun> Runs()
-    {
-        var runs = new List<BlockRun>();
-        BitRuns.Append(Words, NrBits, 0, runs);
-        return runs;
-    }
+    public IEnumerable<BlockRun> Runs() => Bits.Runs();
 }
 
 /// <summary>

@@ -124,3 +124,26 @@ public sealed class BitRunsTests
         Assert.That(() => bits[200], Throws.TypeOf<ArgumentOutOfRangeException>());
     }
 }
+
+/// <summary>Word access and union on the managed bitset keep every bit past its length clear.</summary>
+[TestFixture]
+public class BitsetWordTests
+{
+    [Test]
+    public void SetWord_and_UnionWith_drop_bits_past_the_length()
+    {
+        var a = new Bitset(70);
+        a.SetWord(1, ulong.MaxValue);
+        Assert.That(a.PopCount(), Is.EqualTo(6), "only bits 64..69 exist in word 1");
+        Assert.That(a.Runs(), Is.EqualTo(new[] { new BlockRun(64, 6) }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.SetWord(2, 1));
+
+        var wide = new Bitset(200);
+        wide.SetRange(0, 200);
+        var narrow = new Bitset(65);
+        narrow.UnionWith(wide);
+        Assert.That(narrow.PopCount(), Is.EqualTo(65));
+        Assert.That(narrow.Word(1), Is.EqualTo(1UL));
+        Assert.That(narrow.WordCount, Is.EqualTo(2));
+    }
+}

@@ -88,7 +88,7 @@ internal static class DenseDmEraReference
     }
 
     private static ulong Bitset(DmMetadataImage image, EraWriteset ws) =>
-        Array(image, (ulong)ws.Words.Length, 8, (i, slot) => BinaryPrimitives.WriteUInt64LittleEndian(slot, ws.Words[i]));
+        Array(image, (ulong)ws.Bits.WordCount, 8, (i, slot) => BinaryPrimitives.WriteUInt64LittleEndian(slot, ws.Bits.Word((int)i)));
 
     private static ulong Array(DmMetadataImage image, ulong count, int valueSize, Action<ulong, Span<byte>> put)
     {

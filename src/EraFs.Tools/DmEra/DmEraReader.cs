@@ -161,7 +161,7 @@ public static class DmEraReader
             if (current != null)
             {
                 if (writesets.TryGetValue(sb.CurrentEra, out var archived))
-                    for (var i = 0; i < Math.Min(archived.Words.Length, current.Words.Length); i++) current.Words[i] |= archived.Words[i];
+                    current.Bits.UnionWith(archived.Bits);
                 if (!current.IsEmpty || archived != null) writesets[sb.CurrentEra] = current;
             }
         }
@@ -181,10 +181,9 @@ public static class DmEraReader
     {
         var ws = EraWriteset.Empty(era, nrBits);
         var damaged = false;
-        DmArray.Read(reader, root, (ulong)ws.Words.Length, 8, structure,
-            (i, v) => ws.Words[i] = BinaryPrimitives.ReadUInt64LittleEndian(v),
+        DmArray.Read(reader, root, (ulong)ws.Bits.WordCount, 8, structure,
+            (i, v) => ws.Bits.SetWord((int)i, BinaryPrimitives.ReadUInt64LittleEndian(v)),
             report == null ? null : (block, problem) => { damaged = true; report(block, problem); });
-        if (nrBits % 64 != 0 && ws.Words.Length > 0) ws.Words[^1] &= (1UL << (int)(nrBits % 64)) - 1;
         return damaged ? null : ws;
     }
 
