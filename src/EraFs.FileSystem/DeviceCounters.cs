@@ -35,26 +35,19 @@ public sealed class DeviceCounters
         Interlocked.Add(ref _bytesRead, bytes);
     }
 
-    internal void Written(int rc, long bytes)
-    {
-        if (rc < 0)
-        {
-            Interlocked.Increment(ref _failedWrites);
-            return;
-        }
-        Interlocked.Increment(ref _writes);
-        Interlocked.Add(ref _bytesWritten, bytes);
-    }
+    internal void Written(int rc, long bytes) => Count(rc, bytes, ref _writes, ref _bytesWritten);
 
-    internal void Discarded(int rc, long bytes)
+    internal void Discarded(int rc, long bytes) => Count(rc, bytes, ref _discards, ref _bytesDiscarded);
+
+    private void Count(int rc, long bytes, ref long operations, ref long total)
     {
         if (rc < 0)
         {
             Interlocked.Increment(ref _failedWrites);
             return;
         }
-        Interlocked.Increment(ref _discards);
-        Interlocked.Add(ref _bytesDiscarded, bytes);
+        Interlocked.Increment(ref operations);
+        Interlocked.Add(ref total, bytes);
     }
 
     internal void Control(string name, bool accepted) => _controls.AddOrUpdate((name, accepted), 1, (_, n) => n + 1);
