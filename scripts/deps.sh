@@ -1,7 +1,8 @@
 # Sourced by scripts/demo and scripts/test: installs the Debian packages EraFs needs when missing.
 # shellcheck shell=bash
 
-erafs_packages=(fuse3 libfuse3-3 libfuse3-dev pkg-config gcc e2fsprogs util-linux fio thin-provisioning-tools)
+# etcd-server and etcd-client: the clustered region log's tests start their own three-member etcd.
+erafs_packages=(fuse3 libfuse3-3 libfuse3-dev pkg-config gcc e2fsprogs util-linux fio thin-provisioning-tools etcd-server etcd-client)
 
 erafs_install_deps() {
     local missing=()
