@@ -150,6 +150,101 @@ public class ClusterMountTests
         HostTools.Run("cmp", _origin, _leg).Ok();
     }
 
+    [Test]
+    public void Writes_go_on_with_one_etcd_member_down_fail_without_quorum_leaving_the_origin_unchanged_and_resume_after_restart()
+    {
+        HostTools.RequireFuse();
+        _etcd = EtcdCluster.Start();
+        Mount("a", "--nosync").Ok();
+        WaitIdle("a");
+        Assert.That(TryWrite("a", 0, 0x11), Is.Null, "a write with every member up");
+
+        _etcd.Kill(0);
+        Assert.That(Erafs.WaitFor(() => TryWrite("a", 1 * RegionSize, 0x22) is null, TimeSpan.FromSeconds(15)), Is.True, "writes go on with two of three members");
+
+        _etcd.Kill(1);
+        var sw = Stopwatch.StartNew();
+        var error = TryWrite("a", 10 * RegionSize, 0x33);
+        TestContext.Out.WriteLine($"write without quorum failed after {sw.ElapsedMilliseconds} ms: {error}");
+        Assert.That(error, Is.Not.Null, "a write to an unmarked region fails without quorum");
+        Assert.That(ReadOrigin(10 * RegionSize, 64 * 1024).All(b => b == 0), Is.True, "nothing of it reached the origin");
+        Assert.That(Field("a", "cluster_state"), Is.AnyOf("fenced", "no-quorum"));
+
+        _etcd.Restart(0, waitHealthy: false);
+        _etcd.Restart(1);
+        sw.Restart();
+        Assert.That(Erafs.WaitFor(() => TryWrite("a", 10 * RegionSize, 0x44) is null, TimeSpan.FromSeconds(30)), Is.True,
+            "writes resume without a remount: " + Info("a"));
+        TestContext.Out.WriteLine($"writes resumed {sw.ElapsedMilliseconds} ms after the restart; {Field("a", "cluster_state")}");
+        Assert.That(ReadOrigin(10 * RegionSize, 64 * 1024).All(b => b == 0x44), Is.True);
+        Erafs.Run("unmount", MountPoint("a")).Ok();
+        HostTools.Run("cmp", _origin, _leg).Ok();
+    }
+
+    [Test]
+    public void A_node_stopped_past_its_lease_is_taken_over_and_after_it_continues_it_re_joins_before_writing_and_the_leg_equals_the_origin()
+    {
+        HostTools.RequireFuse();
+        HostTools.Require("losetup");
+        HostTools.Require("fio");
+        _etcd = EtcdCluster.Start();
+        Mount("a").Ok();
+        Mount("b").Ok();
+        WaitIdle("a");
+        WaitIdle("b");
+        var pidA = Erafs.DaemonPid(MountPoint("a"));
+        var loopA = LoopDevice.Attach(Path.Combine(MountPoint("a"), "device"), directIo: true);
+        var fioA = Fio(loopA.Path, 0, 31, runtimeSeconds: 12);
+        Thread.Sleep(1500);
+        Mono.Unix.Native.Syscall.kill(pidA, Mono.Unix.Native.Signum.SIGSTOP);
+        try
+        {
+            Assert.That(Erafs.WaitFor(() => long.Parse(Field("b", "cluster_regions_taken_over")) > 0 && Field("b", "cluster_recovering") == "0",
+                TimeSpan.FromSeconds(60)), Is.True, "b took over the stopped node's regions and resynced them: " + Info("b"));
+        }
+        finally
+        {
+            Mono.Unix.Native.Syscall.kill(pidA, Mono.Unix.Native.Signum.SIGCONT);
+        }
+        Assert.That(fioA.WaitForExit(120_000), Is.True);
+        fioA.Dispose();
+        loopA.Dispose();
+        Assert.That(Erafs.WaitFor(() => Field("a", "cluster_state") == "joined", TimeSpan.FromSeconds(30)), Is.True, "a re-joined: " + Info("a"));
+        var daemonLog = File.ReadAllText(_dir.File("daemon-a.log"));
+        Assert.That(daemonLog, Does.Contain("fenced").And.Contain("re-joined log shared"), daemonLog);
+        Assert.That(TryWrite("a", 3 * RegionSize, 0x55), Is.Null, "a writes again after re-joining");
+        TestContext.Out.WriteLine($"b took over {Field("b", "cluster_regions_taken_over")} region(s) of the stopped node");
+        Erafs.Run("unmount", MountPoint("a")).Ok();
+        Erafs.Run("unmount", MountPoint("b")).Ok();
+        HostTools.Run("cmp", _origin, _leg).Ok();
+    }
+
+    /// <summary>Writes 64 KiB through the node's device and syncs; the error, or null when it succeeded.</summary>
+    private string? TryWrite(string node, long offset, byte value)
+    {
+        try
+        {
+            using var f = new FileStream(Path.Combine(MountPoint(node), "device"), FileMode.Open, FileAccess.Write);
+            f.Position = offset;
+            f.Write(Enumerable.Repeat(value, 64 * 1024).ToArray());
+            f.Flush(flushToDisk: true);
+            return null;
+        }
+        catch (IOException e)
+        {
+            return e.Message;
+        }
+    }
+
+    private byte[] ReadOrigin(long offset, int length)
+    {
+        using var f = new FileStream(_origin, FileMode.Open, FileAccess.Read);
+        f.Position = offset;
+        var buffer = new byte[length];
+        f.ReadExactly(buffer);
+        return buffer;
+    }
+
     private void WaitIdle(string node) =>
         Assert.That(Erafs.WaitFor(() => Info(node).Contains("resync: done\n"), TimeSpan.FromSeconds(60)), Is.True, $"{node}: initial resync finished: " + Info(node));
 
