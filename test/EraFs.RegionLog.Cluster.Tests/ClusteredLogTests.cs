@@ -190,6 +190,41 @@ public class ClusteredLogTests
     }
 
     [Test]
+    public void A_node_joining_during_a_recovery_sees_the_region_under_recovery_and_the_reserved_work()
+    {
+        var name = NewLogName();
+        var dead = Open(name, "dead", RegionLogSync.Assume, leaseSeconds: 2);
+        using var b = Open(name, "b", leaseSeconds: 2);
+        try
+        {
+            dead.MarkRegion(11);
+            dead.MarkRegion(12);
+            dead.Flush();
+            dead.StopRenewing();
+            var sw = Stopwatch.StartNew();
+            while (b.RegionsTakenOver < 2 && sw.Elapsed < TimeSpan.FromSeconds(20)) Thread.Sleep(50);
+            Assert.That(b.RegionsTakenOver, Is.EqualTo(2));
+            Assert.That(b.TryGetResyncWork(out var copying), Is.True);
+
+            // c joins while b copies one region and the other waits for b.
+            using var c = Open(name, "c", leaseSeconds: 2);
+            Assert.That(c.InSync(11), Is.False);
+            Assert.That(c.InSync(12), Is.False);
+            Assert.That(c.TryGetResyncWork(out _), Is.False, "both regions are b's: one under copy, one reserved");
+            c.MarkRegion(copying);
+            var flushed = Task.Run(c.Flush);
+            Assert.That(flushed.Wait(TimeSpan.FromMilliseconds(300)), Is.False, "c's write to the region under recovery waits");
+            b.SetRegionSync(copying, true);
+            b.Flush();
+            Assert.That(flushed.Wait(TimeSpan.FromSeconds(10)), Is.True, "and goes on once b's copy ended");
+        }
+        finally
+        {
+            dead.Dispose();
+        }
+    }
+
+    [Test]
     public void A_restarted_node_turns_the_marks_of_its_previous_life_into_resync_work()
     {
         var name = NewLogName();
