@@ -501,10 +501,31 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
             {
                 if (leftover) txn.Success.Add(Put(_keys.Sync(r), OutOfSyncValue, 0));
                 if (leftover && !held) txn.Success.Add(Delete(_keys.Mark(r, Node)));
-                if (!leftover) txn.Success.Add(Put(_keys.Mark(r, Node), "", 0));
+                if (leftover) continue;
+                // A held region whose mark a survivor took over may be under its copy now: the mark
+                // (and so this node's next write) waits for that copy, as any new mark does.
+                txn.Compare.Add(new Compare
+                {
+                    Key = ClusterKeys.Bytes(_keys.Recovering(r)),
+                    Target = Compare.Types.CompareTarget.Create,
+                    Result = Compare.Types.CompareResult.Equal,
+                    CreateRevision = 0,
+                });
+                txn.Success.Add(Put(_keys.Mark(r, Node), "", 0));
             }
-            if (!_store.Txn(txn, "join: leftover marks").Succeeded)
-                throw new RegionLogException($"cluster node {Node} lost its lease while joining log {_options.LogName}");
+            txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = ClusterKeys.Bytes(_keys.Member(Node)) } });
+            var bound = Stopwatch.StartNew();
+            while (true)
+            {
+                var reply = _store.Txn(txn, "join: leftover and held marks");
+                if (reply.Succeeded) break;
+                var member = reply.Responses[0].ResponseRange.Kvs;
+                if (member.Count == 0 || member[0].Lease != lease)
+                    throw new RegionLogException($"cluster node {Node} lost its lease while joining log {_options.LogName}");
+                if (bound.Elapsed >= _options.RetryBound)
+                    throw new RegionLogException($"cluster node {Node}: a held region stayed under another node's recovery for {_options.RetryBound.TotalSeconds:0.#} s while re-joining");
+                if (_stop.Wait(TimeSpan.FromMilliseconds(20))) throw new RegionLogException("the log is closing");
+            }
         }
         if (leftovers.Count > 0)
             _report($"cluster log {_options.LogName}: {leftovers.Count} region(s) marked by an earlier run of node {Node} are out of sync now");
@@ -610,6 +631,8 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
             }
             if (ttl > 0)
             {
+                // etcd answered a write-path request (renewals go through the leader): quorum is back.
+                _noQuorum = false;
                 // The lease ends no earlier than TTL after etcd took this renewal, which came after it was sent.
                 Interlocked.Exchange(ref _validUntilTicks, sent + (long)((_options.Lease - _options.FenceMargin).Ticks * ticksPerTimeSpanTick));
                 if (_state == ClusterState.Fenced)
@@ -641,6 +664,9 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
             catch (RegionLogException e)
             {
                 _state = ClusterState.Fenced;
+                // Give the half-made membership up, so the next renewal finds no lease and re-joins
+                // from the start instead of unfencing a node whose held marks are not all back.
+                _store.RevokeLease(Interlocked.Read(ref _leaseId));
                 _report($"cluster node {Node}: re-joining failed, still fenced: {e.Message}");
             }
         }

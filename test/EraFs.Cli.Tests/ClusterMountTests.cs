@@ -42,7 +42,7 @@ public class ClusterMountTests
         var mnt = Directory.Exists(MountPoint(node)) ? MountPoint(node) : _dir.Subdirectory("mnt-" + node);
         return Erafs.Run([
             "mount", "--origin", _origin, "--mirror", _leg, "--log", "clustered_core", "--cluster", _etcd!.Endpoints,
-            "--cluster-log", "shared", "--node", node, "--lease", "2", "--log-file", _dir.File($"daemon-{node}.log"), .. extra, mnt,
+            "--cluster-log", "shared", "--node", node, "--lease", "4", "--log-file", _dir.File($"daemon-{node}.log"), .. extra, mnt,
         ]);
     }
 
@@ -129,7 +129,7 @@ public class ClusterMountTests
         var loopB = LoopDevice.Attach(Path.Combine(MountPoint("b"), "device"), directIo: true);
         var fioA = Fio(loopA.Path, 0, 21, runtimeSeconds: 30);
         var fioB = Fio(loopB.Path, Size / 2, 22, runtimeSeconds: 8);
-        Thread.Sleep(2000);
+        WaitMarked("a");
         Mono.Unix.Native.Syscall.kill(pidA, Mono.Unix.Native.Signum.SIGKILL);
         Assert.That(fioA.WaitForExit(60_000), Is.True, "a's fio ends once its daemon is gone");
         fioA.Dispose();
@@ -195,7 +195,7 @@ public class ClusterMountTests
         var pidA = Erafs.DaemonPid(MountPoint("a"));
         var loopA = LoopDevice.Attach(Path.Combine(MountPoint("a"), "device"), directIo: true);
         var fioA = Fio(loopA.Path, 0, 31, runtimeSeconds: 12);
-        Thread.Sleep(1500);
+        WaitMarked("a");
         Mono.Unix.Native.Syscall.kill(pidA, Mono.Unix.Native.Signum.SIGSTOP);
         try
         {
@@ -244,6 +244,10 @@ public class ClusterMountTests
         f.ReadExactly(buffer);
         return buffer;
     }
+
+    /// <summary>Waits until the node holds marks, i.e. its fio is writing (fio may start late on a loaded machine).</summary>
+    private void WaitMarked(string node) =>
+        Assert.That(Erafs.WaitFor(() => long.Parse(Field(node, "dirty_regions")) > 0, TimeSpan.FromSeconds(30)), Is.True, $"{node} writes: " + Info(node));
 
     private void WaitIdle(string node) =>
         Assert.That(Erafs.WaitFor(() => Info(node).Contains("resync: done\n"), TimeSpan.FromSeconds(60)), Is.True, $"{node}: initial resync finished: " + Info(node));
