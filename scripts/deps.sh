@@ -1,8 +1,9 @@
 # Sourced by scripts/demo and scripts/test: installs the Debian packages EraFs needs when missing.
 # shellcheck shell=bash
 
+# etcd-server and etcd-client: the clustered region log's tests start their own three-member etcd.
 erafs_packages=(fuse3 libfuse3-3 libfuse3-dev pkg-config gcc e2fsprogs util-linux fio thin-provisioning-tools
-    python3-prometheus-client)
+    python3-prometheus-client etcd-server etcd-client)
 
 erafs_install_deps() {
     local missing=()

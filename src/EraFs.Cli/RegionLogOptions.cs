@@ -1,3 +1,4 @@
+using EraFs.Daemon;
 using EraFs.RegionLog;
 
 namespace EraFs.Cli;
@@ -7,7 +8,40 @@ internal static class RegionLogOptions
 {
     /// <summary>True if the text names a region log type (anything else given to --log is the daemon's log file).</summary>
     public static bool IsSpec(string text) =>
-        text == "core" || text.StartsWith("disk:", StringComparison.Ordinal) || text.StartsWith("userspace:", StringComparison.Ordinal);
+        text is "core" or MirrorPlan.ClusteredCore || text.StartsWith("disk:", StringComparison.Ordinal) || text.StartsWith("userspace:", StringComparison.Ordinal)
+        || text.StartsWith(ClusteredDiskPrefix, StringComparison.Ordinal);
+
+    private const string ClusteredDiskPrefix = "clustered_disk:";
+
+    /// <summary>
+    /// The clustered log's plan from <c>--cluster</c>, <c>--cluster-log</c>, <c>--node</c> and <c>--lease</c>:
+    /// null for the other logs, which refuse those options; usage errors for anything missing or malformed.
+    /// </summary>
+    public static ClusterPlan? ParseCluster(string logSpec, string? endpoints, string? logName, string? node, double? leaseSeconds)
+    {
+        if (logSpec.StartsWith(ClusteredDiskPrefix, StringComparison.Ordinal))
+            throw new CliException("--log clustered_disk:PATH is not implemented yet; use --log clustered_core (the state then lives in etcd only)", ExitCode.Usage);
+        if (logSpec != MirrorPlan.ClusteredCore)
+        {
+            if (endpoints is not null || logName is not null || node is not null || leaseSeconds is not null)
+                throw new CliException("--cluster, --cluster-log, --node and --lease go with --log clustered_core only", ExitCode.Usage);
+            return null;
+        }
+        if (endpoints is null) throw new CliException("--log clustered_core needs --cluster URL[,URL...] (the etcd client endpoints)", ExitCode.Usage);
+        if (logName is null) throw new CliException("--log clustered_core needs --cluster-log NAME (the same on every node of the mirror)", ExitCode.Usage);
+        var lease = leaseSeconds ?? 5;
+        if (lease is < 2 or > 3600) throw new CliException($"--lease: {lease} is not a number of seconds between 2 and 3600", ExitCode.Usage);
+        var plan = new ClusterPlan(endpoints, logName, node ?? Environment.MachineName, TimeSpan.FromSeconds(lease));
+        try
+        {
+            plan.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new CliException(e.Message, ExitCode.Usage);
+        }
+        return plan;
+    }
 
     public static RegionLogSync ParseSync(bool sync, bool nosync) =>
         sync && nosync ? throw new CliException("--sync and --nosync exclude each other", ExitCode.Usage)

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using EraFs.FileSystem;
 using EraFs.RegionLog;
+using EraFs.RegionLog.Cluster;
 using EraFs.Storage;
 using Mono.Unix;
 
@@ -17,11 +18,16 @@ internal static class MirrorSetup
     /// Opens the log the spec names over the origin's size; failures are one-line refusals. A
     /// userspace log is named on its daemon by a UUID derived from the origin's canonical path.
     /// </summary>
-    public static IDirtyRegionLog OpenLog(string spec, string originPath, long deviceLength, long regionSize, RegionLogSync sync)
+    public static IDirtyRegionLog OpenLog(string spec, string originPath, long deviceLength, long regionSize, RegionLogSync sync, ClusterPlan? cluster = null, Action<string>? report = null)
     {
         try
         {
             if (spec == "core") return new CoreDirtyRegionLog(deviceLength, regionSize, sync);
+            if (spec == MirrorPlan.ClusteredCore)
+            {
+                if (cluster is null) throw new ArgumentException("a clustered log needs --cluster and --cluster-log");
+                return new ClusteredDirtyRegionLog(cluster.Options, deviceLength, regionSize, sync, report);
+            }
             if (spec.StartsWith("disk:", StringComparison.Ordinal))
             {
                 var path = DiskLogPath(spec)!;
@@ -47,7 +53,7 @@ internal static class MirrorSetup
         {
             throw new MountRefusedException($"--log {spec}: {e.Message}", inner: e);
         }
-        throw new ArgumentException($"--log: '{spec}' is not a region log (use core, disk:PATH or userspace:SOCKET)", nameof(spec));
+        throw new ArgumentException($"--log: '{spec}' is not a region log (use core, disk:PATH, userspace:SOCKET or clustered_core)", nameof(spec));
     }
 
     /// <summary>A stream to the log daemon; a reply slower than 15 s counts as a lost daemon, as in dm-log-userspace.</summary>
@@ -84,7 +90,7 @@ internal static class MirrorSetup
                     throw new MountRefusedException($"--mirror: {e.Message}", inner: e);
                 }
             }
-            regionLog = OpenLog(request.LogSpec, origin.Path, origin.Size, request.RegionSize, request.Sync);
+            regionLog = OpenLog(request.LogSpec, origin.Path, origin.Size, request.RegionSize, request.Sync, request.Cluster, line => log.Info(line));
             var set = new MirrorSet(origin, legs, regionLog, request.ResyncBytesPerSecond, log);
             log.Info($"region log {regionLog.Status(RegionLogStatusType.Table).TrimEnd()}: {set.Regions.InSyncRegions}/{regionLog.RegionCount} regions in sync, {legs.Count} mirror leg(s)");
             return set;

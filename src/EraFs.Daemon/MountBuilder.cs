@@ -29,6 +29,10 @@ public sealed class MountBuilder : IDisposable
     /// <summary>Claims, checks, opens and mounts; throws <see cref="MountRefusedException"/> having left nothing open or mounted.</summary>
     public static MountBuilder Start(MountPlan plan, DaemonLog log)
     {
+        if (plan.Metadata is not null && plan.Mirror is { IsClustered: true })
+            throw new MountRefusedException(
+                "--metadata cannot go with a clustered log: nodes writing one shared image would each keep their own era history, and EraFs keeps no cluster-wide one",
+                MountRefusal.Usage);
         var claims = MountClaims.Take(plan);
         Origin? origin = null;
         EraTracker? tracker = null;

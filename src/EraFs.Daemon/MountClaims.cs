@@ -33,10 +33,14 @@ internal sealed class MountClaims : IDisposable
         var claims = new MountClaims();
         try
         {
-            claims.Add(r.Origin, "origin", holder);
+            // A clustered mirror's origin and legs are shared storage that every node of the log writes;
+            // the etcd log, not a local lock, keeps the nodes' writes and resyncs apart.
+            var shared = r.Mirror is { IsClustered: true };
+            if (!shared) claims.Add(r.Origin, "origin", holder);
             if (r.Mirror is { } mirror)
             {
-                foreach (var leg in mirror.Legs) claims.Add(Path.GetFullPath(leg), "mirror leg", holder);
+                if (!shared)
+                    foreach (var leg in mirror.Legs) claims.Add(Path.GetFullPath(leg), "mirror leg", holder);
                 if (MirrorSetup.DiskLogPath(mirror.LogSpec) is { } diskLog) claims.Add(diskLog, "region log", holder);
             }
             if (r.Metadata is { } meta)

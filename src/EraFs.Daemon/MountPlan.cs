@@ -1,4 +1,5 @@
 using EraFs.RegionLog;
+using EraFs.RegionLog.Cluster;
 
 namespace EraFs.Daemon;
 
@@ -22,10 +23,26 @@ public sealed record MountPlan(
     public const uint DefaultBlockSize = 64 * 1024;
 }
 
-/// <summary>The dirty region log and mirror legs of a mount: <c>--log core|disk:PATH|userspace:SOCKET</c> and its options.</summary>
-public sealed record MirrorPlan(string LogSpec, long RegionSize, RegionLogSync Sync, IReadOnlyList<string> Legs, long ResyncBytesPerSecond)
+/// <summary>The dirty region log and mirror legs of a mount: <c>--log core|disk:PATH|userspace:SOCKET|clustered_core</c> and its options.</summary>
+public sealed record MirrorPlan(string LogSpec, long RegionSize, RegionLogSync Sync, IReadOnlyList<string> Legs, long ResyncBytesPerSecond, ClusterPlan? Cluster = null)
 {
     public const long DefaultResyncRate = 256L << 20;
+
+    /// <summary>The log spec of the etcd-backed log whose state lives in etcd only.</summary>
+    public const string ClusteredCore = "clustered_core";
+
+    /// <summary>True for a log shared by several nodes: the origin and legs are shared storage then.</summary>
+    public bool IsClustered => LogSpec == ClusteredCore;
+}
+
+/// <summary>Where a clustered log lives and who this node is: <c>--cluster</c>, <c>--cluster-log</c>, <c>--node</c>, <c>--lease</c>.</summary>
+public sealed record ClusterPlan(string Endpoints, string LogName, string Node, TimeSpan Lease)
+{
+    /// <summary>The options the clustered log is opened with.</summary>
+    public ClusterLogOptions Options => new() { Endpoints = Endpoints, LogName = LogName, Node = Node, Lease = Lease };
+
+    /// <summary>Throws <see cref="ArgumentException"/> on a name, URL or lease the log would refuse.</summary>
+    public void Validate() => Options.Validate();
 }
 
 /// <summary>Why a mount was refused; the CLI turns it into its exit code.</summary>

@@ -38,6 +38,7 @@ public sealed class Mirror(Origin origin, IReadOnlyList<MirrorLeg> legs, IFuseLo
 
     public int Write(ReadOnlySpan<byte> data, long offset)
     {
+        if (Fenced()) return FuseErrors.EIO;
         var rc = origin.Write(data, offset);
         if (rc < 0) return rc;
         foreach (var leg in legs)
@@ -51,6 +52,7 @@ public sealed class Mirror(Origin origin, IReadOnlyList<MirrorLeg> legs, IFuseLo
 
     public int Zero(long offset, long length, bool punch)
     {
+        if (Fenced()) return FuseErrors.EIO;
         var rc = origin.Zero(offset, length, punch);
         if (rc < 0) return rc;
         foreach (var leg in legs)
@@ -94,6 +96,8 @@ public sealed class Mirror(Origin origin, IReadOnlyList<MirrorLeg> legs, IFuseLo
             log.Error($"{origin.Path}: resync read of {length} bytes at {offset} failed: {(rc < 0 ? FuseErrors.Describe(rc) : "short read")}");
             return false;
         }
+        // A fenced node's claim on the region may have lapsed with its lease: another node may be copying it.
+        if (Fenced()) return false;
         foreach (var leg in legs)
         {
             if (!leg.Healthy) continue;
@@ -113,8 +117,17 @@ public sealed class Mirror(Origin origin, IReadOnlyList<MirrorLeg> legs, IFuseLo
         }
     }
 
+    /// <summary>
+    /// A node of a shared log that may not write (its lease could not be renewed in time): checked
+    /// again here, next to the bytes, so a write admitted just before a stall writes nothing after it.
+    /// </summary>
+    private bool Fenced() => _regions?.Log is ISharedRegionLog shared && !shared.MayWrite(out _);
+
     private bool AllInSync(long offset, int length)
     {
+        // Reads of a shared log's mirror come from the origin only: this node's in-sync view can lag
+        // behind another node's (a dead node's regions turn out of sync at the survivor first).
+        if (_regions?.Log is ISharedRegionLog) return false;
         if (_regions is not { } regions || length <= 0) return false;
         var last = (ulong)((Math.Min(offset + length, origin.Size) - 1) / regions.RegionSize);
         for (var r = (ulong)(offset / regions.RegionSize); r <= last; r++)

@@ -42,6 +42,8 @@ public sealed class MirrorSet : IDisposable
         yield return ("resync_bytes", S(Resync.BytesCopied));
         yield return ("resync_rate_limit", S(Resync.BytesPerSecond));
         yield return ("resync_seconds", Resync.Elapsed.TotalSeconds.ToString("F1", CultureInfo.InvariantCulture));
+        if (Regions.Log is ISharedRegionLog shared)
+            foreach (var line in shared.ClusterInfo()) yield return line;
     }
 
     /// <summary>Stops the resync and closes the tracker: legs flushed, idle regions cleared, log flushed.</summary>

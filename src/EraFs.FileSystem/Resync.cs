@@ -51,8 +51,19 @@ public sealed class Resync : IDisposable
         var buffer = new byte[_regions.RegionSize];
         try
         {
-            while (!_stop.IsSet && _regions.TryBeginRecovery(out var region))
+            // A shared log can get work at any time (a dead node's regions), so its resync polls;
+            // "finished" then means nothing to do at the last look.
+            var poll = (_regions.Log as ISharedRegionLog)?.ResyncPollInterval;
+            while (!_stop.IsSet)
             {
+                if (!_regions.TryBeginRecovery(out var region))
+                {
+                    if (poll is null) break;
+                    _finished = true;
+                    _stop.Wait(poll.Value);
+                    continue;
+                }
+                _finished = false;
                 var offset = (long)region * _regions.RegionSize;
                 var ok = _mirror.CopyToLegs(offset, buffer);
                 _regions.EndRecovery(region, ok);

@@ -78,10 +78,18 @@ public sealed class RegionTracker : IWriteInterceptor, IDisposable
     /// <summary>Returns once the write's marks are durable; throws <see cref="TrackingFailedException"/> (write abandoned) if they cannot be.</summary>
     public void AwaitMarks(RegionWrite write)
     {
-        if (!write.Admitted || write.WaitFor == 0) return;
-        if (_marks.AwaitMarked(write.First, write.Last, write.WaitFor, out var reason)) return;
-        Abandon(write);
-        throw new TrackingFailedException($"dirty region log: {reason}; the write is refused");
+        if (!write.Admitted) return;
+        if (write.WaitFor != 0 && !_marks.AwaitMarked(write.First, write.Last, write.WaitFor, out var reason))
+        {
+            Abandon(write);
+            throw new TrackingFailedException($"dirty region log: {reason}; the write is refused");
+        }
+        // Checked after the marks, on repeat writes too: a node fenced while it waited must not write either.
+        if (Log is ISharedRegionLog shared && !shared.MayWrite(out var fenced))
+        {
+            Abandon(write);
+            throw new TrackingFailedException($"dirty region log: {fenced}; the write is refused");
+        }
     }
 
     /// <summary>Takes back an admitted write that will not be issued.</summary>
