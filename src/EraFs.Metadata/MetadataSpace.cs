@@ -59,17 +59,9 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
         var buffer = new byte[BlockFormat.BlockSize];
         BlockIo.ReadBlock(device, blockNr, buffer);
         BlockFormat.Verify(buffer, kind, blockNr, device.Name);
-        Cache(blockNr, buffer, kind);
-        return buffer;
-    }
-
-    private void Cache(ulong blockNr, byte[] data, BlockKind kind)
-    {
-        // Era pages are rewritten once per digested writeset and then not read for a long time;
-        // caching them only churns the cache into garbage old enough to pile up in the heap.
-        if (kind == BlockKind.EraPage) return;
         if (_clean.Count >= CleanCacheLimit) _clean.Clear();
-        _clean[blockNr] = data;
+        _clean[blockNr] = buffer;
+        return buffer;
     }
 
     /// <summary>A zeroed block allocated in this transaction.</summary>
@@ -146,10 +138,6 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
     public void WriteAheadPages()
     {
         if (_fresh.Count < WriteAheadThreshold) return;
-        // What a builder reads its content from (XML, another format's blocks) leaves garbage that the
-        // GC's growing budgets let pile up to several times the builder's live set; written-ahead
-        // pages are the natural point to bring the heap back to what is live.
-        GC.Collect();
         var pages = _fresh.Where(f => f.Value.Kind is BlockKind.EraPage or BlockKind.BitsetPage).Select(f => f.Key).Order().ToArray();
         Write(pages);
         foreach (var blockNr in pages)
@@ -190,7 +178,11 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
     /// <summary>The new superblock is durable: fresh blocks become ordinary, released blocks free.</summary>
     public void Committed()
     {
-        foreach (var (blockNr, entry) in _fresh) Cache(blockNr, entry.Data, entry.Kind);
+        foreach (var (blockNr, entry) in _fresh)
+        {
+            if (_clean.Count >= CleanCacheLimit) _clean.Clear();
+            _clean[blockNr] = entry.Data;
+        }
         _fresh.Clear();
         _writtenAhead.Clear();
         _spareBuffers.Clear();
