@@ -29,7 +29,8 @@ public sealed class ServedMount : IDisposable
             ? EraControlFiles.Untracked(MountInfo)
             : EraControlFiles.For(tracker, MountInfo, log);
         if (mirror is not null) controls = [.. controls, .. mirror.ControlFiles];
-        controls = [.. controls, new ControlFile(MetricsFileName, Metrics, null)];
+        // An untracked mount stays the bare pass-through it promises to be: device and info only.
+        if (tracker is not null || mirror is not null) controls = [.. controls, new ControlFile(MetricsFileName, Metrics, null)];
         IWriteInterceptor? interceptor = mirror is null ? tracker : new CombinedWriteInterceptor(tracker, mirror.Regions);
         _fileSystem = new DeviceFileSystem(mirror?.Mirror ?? (IDeviceIo)origin, interceptor, controls, log, views,
             writeOrderCheck: tracker is null ? null : (offset, length) => tracker.AssertMarkedDurable(offset, length));
