@@ -362,13 +362,7 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
     {
         var txn = new TxnRequest();
         txn.Compare.Add(MemberIsMe());
-        txn.Compare.Add(new Compare
-        {
-            Key = ClusterKeys.Bytes(_keys.Recovering(region)),
-            Target = Compare.Types.CompareTarget.Create,
-            Result = Compare.Types.CompareResult.Equal,
-            CreateRevision = 0,
-        });
+        txn.Compare.Add(Absent(_keys.Recovering(region)));
         // No mark on the region changed since the scan that saw only this node's marks on it: a mark
         // another node adds after the scan makes the claim fail, so a copy never races its write.
         txn.Compare.Add(new Compare
@@ -380,7 +374,7 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
             ModRevision = readRevision + 1,
         });
         txn.Success.Add(Put(_keys.Recovering(region), Node, Interlocked.Read(ref _leaseId)));
-        txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = ClusterKeys.Bytes(_keys.Recovering(region)) } });
+        txn.Failure.Add(Read(_keys.Recovering(region)));
         try
         {
             var reply = _store.Txn(txn, $"claim of region {region}");
@@ -406,13 +400,7 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
             {
                 case FlushKind.Mark:
                     // A region another node is copying to the legs waits for that copy, on any node.
-                    txn.Compare.Add(new Compare
-                    {
-                        Key = ClusterKeys.Bytes(_keys.Recovering(item.Region)),
-                        Target = Compare.Types.CompareTarget.Create,
-                        Result = Compare.Types.CompareResult.Equal,
-                        CreateRevision = 0,
-                    });
+                    txn.Compare.Add(Absent(_keys.Recovering(item.Region)));
                     txn.Success.Add(Put(_keys.Mark(item.Region, Node), "", 0));
                     break;
                 case FlushKind.Clear:
@@ -429,7 +417,7 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
                     break;
             }
         }
-        txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = ClusterKeys.Bytes(_keys.Member(Node)) } });
+        txn.Failure.Add(Read(_keys.Member(Node)));
         var bound = Stopwatch.StartNew();
         while (true)
         {
@@ -469,6 +457,9 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
     private static RequestOp Put(string key, string value, long lease) =>
         new() { RequestPut = new PutRequest { Key = ClusterKeys.Bytes(key), Value = ClusterKeys.Bytes(value), Lease = lease } };
 
+    private static RequestOp Read(string key) =>
+        new() { RequestRange = new RangeRequest { Key = ClusterKeys.Bytes(key) } };
+
     private static RequestOp Delete(string key) =>
         new() { RequestDeleteRange = new DeleteRangeRequest { Key = ClusterKeys.Bytes(key) } };
 
@@ -504,16 +495,10 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
                 if (leftover) continue;
                 // A held region whose mark a survivor took over may be under its copy now: the mark
                 // (and so this node's next write) waits for that copy, as any new mark does.
-                txn.Compare.Add(new Compare
-                {
-                    Key = ClusterKeys.Bytes(_keys.Recovering(r)),
-                    Target = Compare.Types.CompareTarget.Create,
-                    Result = Compare.Types.CompareResult.Equal,
-                    CreateRevision = 0,
-                });
+                txn.Compare.Add(Absent(_keys.Recovering(r)));
                 txn.Success.Add(Put(_keys.Mark(r, Node), "", 0));
             }
-            txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = ClusterKeys.Bytes(_keys.Member(Node)) } });
+            txn.Failure.Add(Read(_keys.Member(Node)));
             var bound = Stopwatch.StartNew();
             while (true)
             {
@@ -538,16 +523,10 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
     {
         var geometry = $"{RegionSize} {RegionCount}";
         var txn = new TxnRequest();
-        txn.Compare.Add(new Compare
-        {
-            Key = ClusterKeys.Bytes(_keys.Geometry),
-            Target = Compare.Types.CompareTarget.Create,
-            Result = Compare.Types.CompareResult.Equal,
-            CreateRevision = 0,
-        });
+        txn.Compare.Add(Absent(_keys.Geometry));
         txn.Success.Add(Put(_keys.Geometry, geometry, 0));
         txn.Success.Add(Put(_keys.Baseline, _sync == RegionLogSync.Assume ? "in-sync" : "out-of-sync", 0));
-        txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = ClusterKeys.Bytes(_keys.Geometry) } });
+        txn.Failure.Add(Read(_keys.Geometry));
         var reply = _store.Txn(txn, "log creation");
         if (reply.Succeeded)
         {
@@ -574,15 +553,9 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
     private void RegisterMember(long lease)
     {
         var txn = new TxnRequest();
-        txn.Compare.Add(new Compare
-        {
-            Key = ClusterKeys.Bytes(_keys.Member(Node)),
-            Target = Compare.Types.CompareTarget.Create,
-            Result = Compare.Types.CompareResult.Equal,
-            CreateRevision = 0,
-        });
+        txn.Compare.Add(Absent(_keys.Member(Node)));
         txn.Success.Add(Put(_keys.Member(Node), lease.ToString("x", CultureInfo.InvariantCulture), lease));
-        txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = ClusterKeys.Bytes(_keys.Member(Node)) } });
+        txn.Failure.Add(Read(_keys.Member(Node)));
         var reply = _store.Txn(txn, "member registration");
         if (reply.Succeeded) return;
         var kvs = reply.Responses[0].ResponseRange.Kvs;
@@ -712,16 +685,10 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
     {
         var claim = new TxnRequest();
         claim.Compare.Add(MemberIsMe());
-        claim.Compare.Add(new Compare
-        {
-            Key = ClusterKeys.Bytes(_keys.Takeover(deadNode)),
-            Target = Compare.Types.CompareTarget.Create,
-            Result = Compare.Types.CompareResult.Equal,
-            CreateRevision = 0,
-        });
+        claim.Compare.Add(Absent(_keys.Takeover(deadNode)));
         claim.Compare.Add(DeadNodeAbsent(deadNode));
         claim.Success.Add(Put(_keys.Takeover(deadNode), Node, Interlocked.Read(ref _leaseId)));
-        claim.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = ClusterKeys.Bytes(_keys.Takeover(deadNode)) } });
+        claim.Failure.Add(Read(_keys.Takeover(deadNode)));
         var reply = _store.Txn(claim, $"takeover claim of {deadNode}");
         if (!reply.Succeeded)
         {
@@ -753,9 +720,12 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
         _report($"cluster log {_options.LogName}: took over dead node {deadNode}: {regions.Count} region(s) to resync");
     }
 
-    private Compare DeadNodeAbsent(string node) => new()
+    private Compare DeadNodeAbsent(string node) => Absent(_keys.Member(node));
+
+    /// <summary>The key does not exist (its create revision is 0).</summary>
+    private static Compare Absent(string key) => new()
     {
-        Key = ClusterKeys.Bytes(_keys.Member(node)),
+        Key = ClusterKeys.Bytes(key),
         Target = Compare.Types.CompareTarget.Create,
         Result = Compare.Types.CompareResult.Equal,
         CreateRevision = 0,
