@@ -12,6 +12,22 @@ namespace EraFs.Cli.Tests;
 [Category("Mount")]
 public class ClusterMountTests
 {
+
+    /// <summary>Two nodes a and b mounted on a fresh etcd and idle, then fio writing a's half through a loop device.</summary>
+    private (int PidA, LoopDevice LoopA, Process FioA) TwoNodesWithAWriting(int seed, int runtimeSeconds)
+    {
+        HostTools.RequireFuse();
+        HostTools.Require("losetup");
+        HostTools.Require("fio");
+        _etcd = EtcdCluster.Start();
+        Mount("a").Ok();
+        Mount("b").Ok();
+        WaitIdle("a");
+        WaitIdle("b");
+        var pidA = Erafs.DaemonPid(MountPoint("a"));
+        var loopA = LoopDevice.Attach(Path.Combine(MountPoint("a"), "device"), directIo: true);
+        return (pidA, loopA, Fio(loopA.Path, 0, seed, runtimeSeconds));
+    }
     private const long Size = 32L << 20;
     private const long RegionSize = 512 * 1024;
     private TestDirectory _dir = null!;
@@ -116,18 +132,8 @@ public class ClusterMountTests
     [Test]
     public void A_node_killed_under_fio_has_its_dirty_regions_resynced_by_the_survivor_whose_own_fio_runs_on()
     {
-        HostTools.RequireFuse();
-        HostTools.Require("losetup");
-        HostTools.Require("fio");
-        _etcd = EtcdCluster.Start();
-        Mount("a").Ok();
-        Mount("b").Ok();
-        WaitIdle("a");
-        WaitIdle("b");
-        var pidA = Erafs.DaemonPid(MountPoint("a"));
-        var loopA = LoopDevice.Attach(Path.Combine(MountPoint("a"), "device"), directIo: true);
+        var (pidA, loopA, fioA) = TwoNodesWithAWriting(seed: 21, runtimeSeconds: 30);
         var loopB = LoopDevice.Attach(Path.Combine(MountPoint("b"), "device"), directIo: true);
-        var fioA = Fio(loopA.Path, 0, 21, runtimeSeconds: 30);
         var fioB = Fio(loopB.Path, Size / 2, 22, runtimeSeconds: 8);
         WaitMarked("a");
         Mono.Unix.Native.Syscall.kill(pidA, Mono.Unix.Native.Signum.SIGKILL);
@@ -184,17 +190,7 @@ public class ClusterMountTests
     [Test]
     public void A_node_stopped_past_its_lease_is_taken_over_and_after_it_continues_it_re_joins_before_writing_and_the_leg_equals_the_origin()
     {
-        HostTools.RequireFuse();
-        HostTools.Require("losetup");
-        HostTools.Require("fio");
-        _etcd = EtcdCluster.Start();
-        Mount("a").Ok();
-        Mount("b").Ok();
-        WaitIdle("a");
-        WaitIdle("b");
-        var pidA = Erafs.DaemonPid(MountPoint("a"));
-        var loopA = LoopDevice.Attach(Path.Combine(MountPoint("a"), "device"), directIo: true);
-        var fioA = Fio(loopA.Path, 0, 31, runtimeSeconds: 12);
+        var (pidA, loopA, fioA) = TwoNodesWithAWriting(seed: 31, runtimeSeconds: 12);
         WaitMarked("a");
         Mono.Unix.Native.Syscall.kill(pidA, Mono.Unix.Native.Signum.SIGSTOP);
         try
