@@ -79,11 +79,15 @@ public static class Program
         var known = parsed.CommandResult.Command.Options.SelectMany(o => o.Aliases.Append(o.Name)).ToHashSet(StringComparer.Ordinal);
         foreach (var option in parsed.RootCommandResult.Command.Options.Where(o => o.Recursive))
             known.UnionWith(option.Aliases.Append(option.Name));
-        foreach (var token in parsed.Tokens)
+        var tokens = parsed.Tokens;
+        for (var i = 0; i < tokens.Count; i++)
         {
+            var token = tokens[i];
             if (token.Type != System.CommandLine.Parsing.TokenType.Argument || token.Value.Length < 2 || token.Value[0] != '-') continue;
+            // "--log-file -x" gives -x to --log-file: a value that starts with '-' is not an unknown option.
+            if (i > 0 && tokens[i - 1].Type == System.CommandLine.Parsing.TokenType.Option) continue;
             var name = token.Value.Split('=', 2)[0];
-            if (!known.Contains(name) && !IsOptionValue(parsed, token)) errors.Add($"unknown option '{name}'");
+            if (!known.Contains(name)) errors.Add($"unknown option '{name}'");
         }
         if (errors.Count > 0) return errors;
         foreach (var error in parsed.Errors)
@@ -94,13 +98,6 @@ public static class Program
         }
         // "Unrecognized ... 'frobnicate'" names the token; "Required command was not provided" does not.
         return errors.OrderBy(e => e.StartsWith("Unrecognized", StringComparison.Ordinal) ? 0 : 1).ToList();
-    }
-
-    // "--log-file -x" gives -x to --log-file: a value that starts with '-' is not an unknown option.
-    private static bool IsOptionValue(ParseResult parsed, System.CommandLine.Parsing.Token token)
-    {
-        var index = parsed.Tokens.ToList().IndexOf(token);
-        return index > 0 && parsed.Tokens[index - 1].Type == System.CommandLine.Parsing.TokenType.Option;
     }
 
     private static string CommandPath(Command command)
