@@ -59,7 +59,14 @@ internal sealed class MetadataSnapshotView(string metadataPath, DaemonLog log) :
                 // gives it the heap the digest left behind instead of new memory; collecting after hands
                 // the heap back rather than leaving the daemon's resident set at its high-water mark.
                 GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
-                var size = DmEraWriter.WriteFile(NativeHistory.Stream(_reader), _imagePath, currentInSuperblock: true);
+                // The GC's budgets grow after work with high survival (the digest), and the image's
+                // garbage would ride them: bring the heap back to what is live every 8 MiB written.
+                var writes = 0;
+                var size = DmEraWriter.WriteFile(NativeHistory.Stream(_reader), _imagePath, currentInSuperblock: true,
+                    () =>
+                    {
+                        if (++writes % 32 == 0) GC.Collect();
+                    });
                 GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 var content = new ImageFileContent(System.IO.File.OpenHandle(_imagePath, FileMode.Open, FileAccess.Read), size.Length);
                 _cached = (root, _reader.Generation, content);

@@ -59,9 +59,17 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
         var buffer = new byte[BlockFormat.BlockSize];
         BlockIo.ReadBlock(device, blockNr, buffer);
         BlockFormat.Verify(buffer, kind, blockNr, device.Name);
-        if (_clean.Count >= CleanCacheLimit) _clean.Clear();
-        _clean[blockNr] = buffer;
+        Cache(blockNr, buffer, kind);
         return buffer;
+    }
+
+    private void Cache(ulong blockNr, byte[] data, BlockKind kind)
+    {
+        // Era pages are rewritten once per digested writeset and then not read for a long time;
+        // caching them only churns the cache into garbage old enough to pile up in the heap.
+        if (kind == BlockKind.EraPage) return;
+        if (_clean.Count >= CleanCacheLimit) _clean.Clear();
+        _clean[blockNr] = data;
     }
 
     /// <summary>A zeroed block allocated in this transaction.</summary>
@@ -70,6 +78,10 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
         blockNr = _used.FirstAbsentFrom(Math.Max(_searchFrom, Superblock.SlotCount));
         _searchFrom = blockNr + 1;
         _used.Add(blockNr);
+        // A block freed by dropping a snapshot becomes free through a new reachability walk, not
+        // through Committed(), so its old content can still sit in the cache; a reader of the block's
+        // new (uncached) kind must not be served that.
+        _clean.Remove(blockNr);
         if (blockNr >= TotalBlocks) TotalBlocks = blockNr + 1;
         byte[] data;
         if (_spareBuffers.TryPop(out var spare))
@@ -138,6 +150,10 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
     public void WriteAheadPages()
     {
         if (_fresh.Count < WriteAheadThreshold) return;
+        // What a builder reads its content from (XML, another format's blocks) leaves garbage that the
+        // GC's growing budgets let pile up to several times the builder's live set; written-ahead
+        // pages are the natural point to bring the heap back to what is live.
+        GC.Collect();
         var pages = _fresh.Where(f => f.Value.Kind is BlockKind.EraPage or BlockKind.BitsetPage).Select(f => f.Key).Order().ToArray();
         Write(pages);
         foreach (var blockNr in pages)
@@ -178,11 +194,7 @@ internal sealed class MetadataSpace(IBlockDevice device, ulong totalBlocks) : IB
     /// <summary>The new superblock is durable: fresh blocks become ordinary, released blocks free.</summary>
     public void Committed()
     {
-        foreach (var (blockNr, entry) in _fresh)
-        {
-            if (_clean.Count >= CleanCacheLimit) _clean.Clear();
-            _clean[blockNr] = entry.Data;
-        }
+        foreach (var (blockNr, entry) in _fresh) Cache(blockNr, entry.Data, entry.Kind);
         _fresh.Clear();
         _writtenAhead.Clear();
         _spareBuffers.Clear();

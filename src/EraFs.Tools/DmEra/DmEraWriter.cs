@@ -39,12 +39,12 @@ public static class DmEraWriter
         return image;
     }
 
-    /// <summary>Writes the history to a new sparse file at path (replacing what is there), streamed.</summary>
-    public static DmImageSize WriteFile(StreamedHistory history, string path, bool currentInSuperblock = false)
+    /// <summary>Writes the history to a new sparse file at path (replacing what is there), streamed; <paramref name="afterWrite"/> runs after each write of up to 256 KiB.</summary>
+    public static DmImageSize WriteFile(StreamedHistory history, string path, bool currentInSuperblock = false, Action? afterWrite = null)
     {
         var size = Plan(history, currentInSuperblock);
         using var handle = File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite);
-        var file = new DmImageFile(handle);
+        var file = new DmImageFile(handle, afterWrite);
         Write(history, file, currentInSuperblock);
         file.Finish(size.TotalBlocks);
         return size;

@@ -17,9 +17,10 @@ public interface IDmImageSink
 
 /// <summary>
 /// dm-era metadata written straight to a file as its blocks are produced: neighbouring blocks are
-/// gathered into one write, and blocks never written (the spare space) stay holes.
+/// gathered into one write (after each of which <c>afterWrite</c> runs), and blocks never written
+/// (the spare space) stay holes.
 /// </summary>
-public sealed class DmImageFile(SafeFileHandle file) : IDmImageSink
+public sealed class DmImageFile(SafeFileHandle file, Action? afterWrite = null) : IDmImageSink
 {
     private const int GatherBlocks = 64;
 
@@ -52,6 +53,7 @@ public sealed class DmImageFile(SafeFileHandle file) : IDmImageSink
         if (_gatheredCount == 0) return;
         RandomAccess.Write(file, _gathered.AsSpan(0, _gatheredCount * DmBlock.Size), (long)_gatheredFirst * DmBlock.Size);
         _gatheredCount = 0;
+        afterWrite?.Invoke();
     }
 }
 
