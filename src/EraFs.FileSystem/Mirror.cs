@@ -10,6 +10,7 @@ namespace EraFs.FileSystem;
 /// </summary>
 public sealed class Mirror(Origin origin, IReadOnlyList<MirrorLeg> legs, IFuseLog log) : IDeviceIo
 {
+    private readonly WriteOrder _order = new();
     private RegionTracker? _regions;
     private long _readTurn;
 
@@ -38,6 +39,7 @@ public sealed class Mirror(Origin origin, IReadOnlyList<MirrorLeg> legs, IFuseLo
 
     public int Write(ReadOnlySpan<byte> data, long offset)
     {
+        using var ordered = _order.Enter(offset, data.Length);
         if (Fenced()) return FuseErrors.EIO;
         var rc = origin.Write(data, offset);
         if (rc < 0) return rc;
@@ -52,6 +54,7 @@ public sealed class Mirror(Origin origin, IReadOnlyList<MirrorLeg> legs, IFuseLo
 
     public int Zero(long offset, long length, bool punch)
     {
+        using var ordered = _order.Enter(offset, length);
         if (Fenced()) return FuseErrors.EIO;
         var rc = origin.Zero(offset, length, punch);
         if (rc < 0) return rc;
@@ -96,16 +99,32 @@ public sealed class Mirror(Origin origin, IReadOnlyList<MirrorLeg> legs, IFuseLo
             log.Error($"{origin.Path}: resync read of {length} bytes at {offset} failed: {(rc < 0 ? FuseErrors.Describe(rc) : "short read")}");
             return false;
         }
-        // A fenced node's claim on the region may have lapsed with its lease: another node may be copying it.
-        if (Fenced()) return false;
-        foreach (var leg in legs)
+        // With a shared log, a node that stalled past its lease after its fence check can still land a
+        // write in a region this node took over. It writes the origin before the legs, so reading the
+        // origin again after the copy catches every interleaving that would leave a leg stale.
+        var shared = _regions?.Log is ISharedRegionLog;
+        byte[]? check = shared ? new byte[length] : null;
+        for (var attempt = 0; ; attempt++)
         {
-            if (!leg.Healthy) continue;
-            var lrc = leg.Write(buffer.AsSpan(0, length), offset);
-            if (lrc < 0) LegFailed(leg, 'S', offset, length, FuseErrors.Describe(lrc));
+            // A fenced node's claim on the region may have lapsed with its lease: another node may be copying it.
+            if (Fenced()) return false;
+            foreach (var leg in legs)
+            {
+                if (!leg.Healthy) continue;
+                var lrc = leg.Write(buffer.AsSpan(0, length), offset);
+                if (lrc < 0) LegFailed(leg, 'S', offset, length, FuseErrors.Describe(lrc));
+            }
+            if (check is null) break;
+            if (origin.Read(check, offset) != length) return false;
+            if (check.AsSpan().SequenceEqual(buffer.AsSpan(0, length))) break;
+            // Still changing after a few copies: leave the region out of sync; the resync comes back to it.
+            if (attempt == MaxCopyAttempts - 1) return false;
+            check.AsSpan().CopyTo(buffer);
         }
         return legs.All(l => l.Healthy);
     }
+
+    private const int MaxCopyAttempts = 4;
 
     private void FlushLegs(bool dataOnly)
     {

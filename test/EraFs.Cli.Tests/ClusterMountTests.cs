@@ -133,8 +133,15 @@ public class ClusterMountTests
         Assert.That(PrometheusParser.Sample(metrics, "erafs_cluster_members"), Is.EqualTo(2));
         Erafs.Run("unmount", MountPoint("a")).Ok();
         Erafs.Run("unmount", MountPoint("b")).Ok();
-        HostTools.Run("cmp", _origin, _leg).Ok();
+        var cmp = HostTools.Run("cmp", _origin, _leg);
+        Assert.That(cmp.ExitCode, Is.Zero, $"the leg differs from the origin: {cmp.Stdout}{cmp.Stderr}\n{ClusterEvents("a")}\n{ClusterEvents("b")}");
     }
+
+    // What a failed comparison needs to be understood: fences, takeovers and re-joins of the node.
+    private string ClusterEvents(string node) =>
+        $"node {node}: " + string.Join("\n  ", File.ReadLines(_dir.File($"daemon-{node}.log"))
+            .Where(l => l.Contains("fenced", StringComparison.Ordinal) || l.Contains("took over", StringComparison.Ordinal)
+                || l.Contains("re-joined", StringComparison.Ordinal) || l.Contains("resync", StringComparison.Ordinal)));
 
     [Test]
     public void A_node_killed_under_fio_has_its_dirty_regions_resynced_by_the_survivor_whose_own_fio_runs_on()
