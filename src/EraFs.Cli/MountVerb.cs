@@ -20,11 +20,11 @@ internal static class MountVerb
         var allowOther = new Option<bool>("--allow-other") { Description = "Let other users (and root) reach the mount; files stay owner-only" };
         var allowShrink = new Option<bool>("--allow-shrink") { Description = "Accept an origin that shrank since the metadata was last used" };
         var logFile = new Option<string?>("--log-file") { Description = "Daemon log file (default /var/log/erafs/<mountpoint>.log for root)" };
-        var regionLog = new Option<string?>("--log") { Description = "Dirty region log: core, disk:PATH, userspace:SOCKET or clustered_core" };
-        var cluster = new Option<string?>("--cluster") { Description = "With --log clustered_core: etcd client endpoints, URL[,URL...]" };
-        var clusterLog = new Option<string?>("--cluster-log") { Description = "With --log clustered_core: the shared log's name, the same on every node of the mirror" };
-        var node = new Option<string?>("--node") { Description = "With --log clustered_core: this node's name, unique in the log (default: the host name)" };
-        var lease = new Option<double?>("--lease") { Description = "With --log clustered_core: liveness lease in seconds (default 5); writes stop before it can expire" };
+        var regionLog = new Option<string?>("--log") { Description = "Dirty region log: core, disk:PATH, userspace:SOCKET, clustered_core or clustered_disk:PATH" };
+        var cluster = new Option<string?>("--cluster") { Description = "With a clustered log: etcd client endpoints, URL[,URL...]" };
+        var clusterLog = new Option<string?>("--cluster-log") { Description = "With a clustered log: the shared log's name, the same on every node of the mirror" };
+        var node = new Option<string?>("--node") { Description = "With a clustered log: this node's name, unique in the log (default: the host name)" };
+        var lease = new Option<double?>("--lease") { Description = "With a clustered log: liveness lease in seconds (default 5); writes stop before it can expire" };
         var regionSize = new Option<string?>("--region-size") { Description = "Region size of the dirty region log (power of two, at least 4KiB; default 512KiB)" };
         var forceSync = new Option<bool>("--sync") { Description = "Ignore the region log's state and resync every region" };
         var noSync = new Option<bool>("--nosync") { Description = "Assume every region the log knows nothing of is in sync" };
@@ -52,7 +52,7 @@ internal static class MountVerb
             var daemonLog = p.GetValue(logFile);
             var logSpec = p.GetValue(regionLog);
             if (logSpec is not null && !RegionLogOptions.IsSpec(logSpec))
-                throw new CliException($"--log: '{logSpec}' is not a region log (core, disk:PATH, userspace:SOCKET or clustered_core); the daemon's own log file is --log-file", ExitCode.Usage);
+                throw new CliException($"--log: '{logSpec}' is not a region log (core, disk:PATH, userspace:SOCKET, clustered_core or clustered_disk:PATH); the daemon's own log file is --log-file", ExitCode.Usage);
             var legs = p.GetValue(mirrors) ?? [];
             var clusterPlan = RegionLogOptions.ParseCluster(logSpec ?? "core", p.GetValue(cluster), p.GetValue(clusterLog), p.GetValue(node), p.GetValue(lease));
             if (clusterPlan is not null && meta is not null)

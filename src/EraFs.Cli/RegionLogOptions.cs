@@ -9,9 +9,7 @@ internal static class RegionLogOptions
     /// <summary>True if the text names a region log type (anything else given to --log is the daemon's log file).</summary>
     public static bool IsSpec(string text) =>
         text is "core" or MirrorPlan.ClusteredCore || text.StartsWith("disk:", StringComparison.Ordinal) || text.StartsWith("userspace:", StringComparison.Ordinal)
-        || text.StartsWith(ClusteredDiskPrefix, StringComparison.Ordinal);
-
-    private const string ClusteredDiskPrefix = "clustered_disk:";
+        || text.StartsWith(MirrorPlan.ClusteredDiskPrefix, StringComparison.Ordinal);
 
     /// <summary>
     /// The clustered log's plan from <c>--cluster</c>, <c>--cluster-log</c>, <c>--node</c> and <c>--lease</c>:
@@ -19,16 +17,18 @@ internal static class RegionLogOptions
     /// </summary>
     public static ClusterPlan? ParseCluster(string logSpec, string? endpoints, string? logName, string? node, double? leaseSeconds)
     {
-        if (logSpec.StartsWith(ClusteredDiskPrefix, StringComparison.Ordinal))
-            throw new CliException("--log clustered_disk:PATH is not implemented yet; use --log clustered_core (the state then lives in etcd only)", ExitCode.Usage);
-        if (logSpec != MirrorPlan.ClusteredCore)
+        var disk = logSpec.StartsWith(MirrorPlan.ClusteredDiskPrefix, StringComparison.Ordinal);
+        if (disk && logSpec.Length == MirrorPlan.ClusteredDiskPrefix.Length)
+            throw new CliException("--log clustered_disk:PATH needs the shared file's PATH", ExitCode.Usage);
+        if (logSpec != MirrorPlan.ClusteredCore && !disk)
         {
             if (endpoints is not null || logName is not null || node is not null || leaseSeconds is not null)
-                throw new CliException("--cluster, --cluster-log, --node and --lease go with --log clustered_core only", ExitCode.Usage);
+                throw new CliException("--cluster, --cluster-log, --node and --lease go with --log clustered_core or clustered_disk:PATH only", ExitCode.Usage);
             return null;
         }
-        if (endpoints is null) throw new CliException("--log clustered_core needs --cluster URL[,URL...] (the etcd client endpoints)", ExitCode.Usage);
-        if (logName is null) throw new CliException("--log clustered_core needs --cluster-log NAME (the same on every node of the mirror)", ExitCode.Usage);
+        var kind = disk ? "clustered_disk:PATH" : "clustered_core";
+        if (endpoints is null) throw new CliException($"--log {kind} needs --cluster URL[,URL...] (the etcd client endpoints)", ExitCode.Usage);
+        if (logName is null) throw new CliException($"--log {kind} needs --cluster-log NAME (the same on every node of the mirror)", ExitCode.Usage);
         var lease = leaseSeconds ?? 5;
         if (lease is < 2 or > 3600) throw new CliException($"--lease: {lease} is not a number of seconds between 2 and 3600", ExitCode.Usage);
         var plan = new ClusterPlan(endpoints, logName, node ?? Environment.MachineName, TimeSpan.FromSeconds(lease));

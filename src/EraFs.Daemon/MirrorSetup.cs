@@ -23,10 +23,13 @@ internal static class MirrorSetup
         try
         {
             if (spec == "core") return new CoreDirtyRegionLog(deviceLength, regionSize, sync);
-            if (spec == MirrorPlan.ClusteredCore)
+            if (spec == MirrorPlan.ClusteredCore || spec.StartsWith(MirrorPlan.ClusteredDiskPrefix, StringComparison.Ordinal))
             {
                 if (cluster is null) throw new ArgumentException("a clustered log needs --cluster and --cluster-log");
-                return new ClusteredDirtyRegionLog(cluster.Options, deviceLength, regionSize, sync, report);
+                // The shared file is every node's: no claim, the log's etcd lock orders its writers.
+                var disk = spec == MirrorPlan.ClusteredCore ? null
+                    : FileBlockDevice.Open(Path.GetFullPath(spec[MirrorPlan.ClusteredDiskPrefix.Length..]), "clustered disk log", writable: true, create: true);
+                return new ClusteredDirtyRegionLog(cluster.Options, deviceLength, regionSize, sync, report, disk);
             }
             if (spec.StartsWith("disk:", StringComparison.Ordinal))
             {
@@ -53,7 +56,7 @@ internal static class MirrorSetup
         {
             throw new MountRefusedException($"--log {spec}: {e.Message}", inner: e);
         }
-        throw new ArgumentException($"--log: '{spec}' is not a region log (use core, disk:PATH, userspace:SOCKET or clustered_core)", nameof(spec));
+        throw new ArgumentException($"--log: '{spec}' is not a region log (use core, disk:PATH, userspace:SOCKET, clustered_core or clustered_disk:PATH)", nameof(spec));
     }
 
     /// <summary>A stream to the log daemon; a reply slower than 15 s counts as a lost daemon, as in dm-log-userspace.</summary>

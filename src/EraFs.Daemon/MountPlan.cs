@@ -23,7 +23,7 @@ public sealed record MountPlan(
     public const uint DefaultBlockSize = 64 * 1024;
 }
 
-/// <summary>The dirty region log and mirror legs of a mount: <c>--log core|disk:PATH|userspace:SOCKET|clustered_core</c> and its options.</summary>
+/// <summary>The dirty region log and mirror legs of a mount: <c>--log core|disk:PATH|userspace:SOCKET|clustered_core|clustered_disk:PATH</c> and its options.</summary>
 public sealed record MirrorPlan(string LogSpec, long RegionSize, RegionLogSync Sync, IReadOnlyList<string> Legs, long ResyncBytesPerSecond, ClusterPlan? Cluster = null)
 {
     public const long DefaultResyncRate = 256L << 20;
@@ -31,8 +31,11 @@ public sealed record MirrorPlan(string LogSpec, long RegionSize, RegionLogSync S
     /// <summary>The log spec of the etcd-backed log whose state lives in etcd only.</summary>
     public const string ClusteredCore = "clustered_core";
 
+    /// <summary>The etcd-backed log that also keeps dm-log's disk layout on a shared file: <c>clustered_disk:PATH</c>.</summary>
+    public const string ClusteredDiskPrefix = "clustered_disk:";
+
     /// <summary>True for a log shared by several nodes: the origin and legs are shared storage then.</summary>
-    public bool IsClustered => LogSpec == ClusteredCore;
+    public bool IsClustered => LogSpec == ClusteredCore || LogSpec.StartsWith(ClusteredDiskPrefix, StringComparison.Ordinal);
 }
 
 /// <summary>Where a clustered log lives and who this node is: <c>--cluster</c>, <c>--cluster-log</c>, <c>--node</c>, <c>--lease</c>.</summary>

@@ -55,6 +55,9 @@ internal sealed class ClusterKeys
     /// <summary>The survivor that claimed a dead node's recovery, on the survivor's lease.</summary>
     public string Takeover(string deadNode) => TakeoverPrefix + deadNode;
 
+    /// <summary>The lock a node holds while it writes a clustered_disk log's shared file, on its lease.</summary>
+    public string DiskWriter => Prefix + "disk-writer";
+
     public static string Region(ulong region) => region.ToString("x16", CultureInfo.InvariantCulture);
 
     public static bool TryParseRegion(string text, out ulong region) =>

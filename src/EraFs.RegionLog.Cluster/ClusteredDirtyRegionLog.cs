@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using EraFs.Core;
 using Etcdserverpb;
 
 namespace EraFs.RegionLog.Cluster;
@@ -24,6 +25,7 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
     private const string OutOfSyncValue = "0";
 
     private readonly ClusterLogOptions _options;
+    private readonly SharedDiskLayout? _disk;
     private readonly ClusterKeys _keys;
     private readonly EtcdLogStore _store;
     private readonly RegionLogSync _sync;
@@ -57,7 +59,12 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
     private bool _disposed;
 
     /// <summary>Joins the log (creating it when it is new) and starts the lease; throws <see cref="RegionLogException"/> if etcd does not answer or refuses.</summary>
-    public ClusteredDirtyRegionLog(ClusterLogOptions options, long deviceLength, long regionSize, RegionLogSync sync, Action<string>? report = null)
+    /// <remarks>
+    /// With <paramref name="disk"/> (clustered_disk) the log also keeps dm-log's disk layout on that
+    /// shared file current; the log owns the device from here on, also when this throws.
+    /// </remarks>
+    public ClusteredDirtyRegionLog(ClusterLogOptions options, long deviceLength, long regionSize, RegionLogSync sync, Action<string>? report = null,
+        IBlockDevice? disk = null)
     {
         RegionGeometry.Validate(regionSize, deviceLength);
         options.Validate();
@@ -68,16 +75,20 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
         RegionSize = regionSize;
         RegionCount = RegionGeometry.RegionCount(deviceLength, regionSize);
         _store = new EtcdLogStore(options.Endpoints, options.RequestTimeout, options.RetryBound);
+        _disk = disk is null ? null : new SharedDiskLayout(disk, _keys, _store, RegionCount);
         try
         {
             lock (_gate)
             {
                 JoinLocked(initial: true);
+                // The file shows the state this node joined: a header, and every region not known clean dirty.
+                _disk?.Write(Node, Interlocked.Read(ref _leaseId), sync: true);
             }
         }
         catch
         {
             _store.Dispose();
+            _disk?.Dispose();
             throw;
         }
         _leaseThread = new Thread(LeaseLoop) { IsBackground = true, Name = "cluster-lease" };
@@ -227,6 +238,9 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
             items.AddRange(syncs.Select(p => new FlushItem(p.Key, FlushKind.Sync, p.Value)));
             items.AddRange(releases.Where(r => !_pendingSync.ContainsKey(r)).Select(r => new FlushItem(r, FlushKind.Release, false)));
             foreach (var chunk in items.Chunk(RegionsPerTxn)) CommitChunk(chunk);
+            // A new mark is on the shared file, synced, before its write may go; a failure here leaves
+            // the marks out of _held, so the tracker's retry writes the file again.
+            _disk?.Write(Node, Interlocked.Read(ref _leaseId), sync: marks.Count > 0);
             foreach (var r in marks) _held.Add(r);
             foreach (var r in clears) _held.Remove(r);
             foreach (var (r, inSync) in syncs)
@@ -287,10 +301,13 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
 
     public string Status(RegionLogStatusType type)
     {
-        if (type == RegionLogStatusType.Info) return $"3 clustered_core {_options.LogName} {State}";
-        var args = new List<string> { _options.LogName, Node, (RegionSize / RegionGeometry.SectorSize).ToString(CultureInfo.InvariantCulture) };
+        var kind = _disk is null ? "clustered_core" : "clustered_disk";
+        if (type == RegionLogStatusType.Info) return $"3 {kind} {_options.LogName} {State}";
+        var args = new List<string> { _options.LogName, Node };
+        if (_disk is not null) args.Add(_disk.Path);
+        args.Add((RegionSize / RegionGeometry.SectorSize).ToString(CultureInfo.InvariantCulture));
         if (_sync != RegionLogSync.Default) args.Add(RegionGeometry.SyncWord(_sync).Trim());
-        return $"clustered_core {args.Count} {string.Join(' ', args)} ";
+        return $"{kind} {args.Count} {string.Join(' ', args)} ";
     }
 
     public IReadOnlyList<(string Key, string Value)> ClusterInfo()
@@ -307,6 +324,7 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
             ("cluster_regions_taken_over", RegionsTakenOver.ToString(CultureInfo.InvariantCulture)),
             ("etcd_round_trip_p50_ms", Ms(Latency.Quantile(0.50))),
             ("etcd_round_trip_p99_ms", Ms(Latency.Quantile(0.99))),
+            ("cluster_disk_log", _disk?.Path ?? "-"),
         ];
     }
 
@@ -324,6 +342,19 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
         }
         _stop.Set();
         _leaseThread.Join();
+        if (_disk is not null)
+        {
+            try
+            {
+                // A clean stop leaves the file as the cluster stands: this node's marks are cleared by now.
+                lock (_gate) _disk.Write(Node, Interlocked.Read(ref _leaseId), sync: true);
+            }
+            catch (RegionLogException e)
+            {
+                _report($"cluster log {_options.LogName}: {_disk.Path} not brought up to date at the stop: {e.Message}");
+            }
+            _disk.Dispose();
+        }
         _store.RevokeLease(Interlocked.Read(ref _leaseId));
         _state = ClusterState.Fenced;
         _store.Dispose();
@@ -458,13 +489,13 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
         Lease = Interlocked.Read(ref _leaseId),
     };
 
-    private static RequestOp Put(string key, string value, long lease) =>
+    internal static RequestOp Put(string key, string value, long lease) =>
         new() { RequestPut = new PutRequest { Key = ClusterKeys.Bytes(key), Value = ClusterKeys.Bytes(value), Lease = lease } };
 
-    private static RequestOp Read(string key) =>
+    internal static RequestOp Read(string key) =>
         new() { RequestRange = new RangeRequest { Key = ClusterKeys.Bytes(key) } };
 
-    private static RequestOp Delete(string key) =>
+    internal static RequestOp Delete(string key) =>
         new() { RequestDeleteRange = new DeleteRangeRequest { Key = ClusterKeys.Bytes(key) } };
 
     /// <summary>
@@ -727,7 +758,7 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
     private Compare DeadNodeAbsent(string node) => Absent(_keys.Member(node));
 
     /// <summary>The key does not exist (its create revision is 0).</summary>
-    private static Compare Absent(string key) => new()
+    internal static Compare Absent(string key) => new()
     {
         Key = ClusterKeys.Bytes(key),
         Target = Compare.Types.CompareTarget.Create,

@@ -24,12 +24,26 @@ public sealed class DiskDirtyRegionLog : CoreDirtyRegionLog
         : base(deviceLength, regionSize, sync)
     {
         _device = device;
-        _area = new byte[(BitmapOffset + BitmapBytes + BlockSize - 1) / BlockSize * BlockSize];
+        _area = new byte[AreaLengthFor(RegionCount)];
         Load();
     }
 
     // dm-log's bitmap is round_up(regions, 32) bits: whole 32-bit words.
-    private int BitmapBytes => (int)((RegionCount + 31) / 32 * 4);
+    private int BitmapBytes => BitmapBytesFor(RegionCount);
+
+    private static int BitmapBytesFor(ulong regionCount) => (int)((regionCount + 31) / 32 * 4);
+
+    /// <summary>Bytes of dm-log's header plus clean bitmap for this many regions, rounded up to 512.</summary>
+    public static int AreaLengthFor(ulong regionCount) => (BitmapOffset + BitmapBytesFor(regionCount) + BlockSize - 1) / BlockSize * BlockSize;
+
+    /// <summary>dm-log's disk layout of a clean bitmap (1 = clean) into an area of <see cref="AreaLengthFor"/> bytes.</summary>
+    public static void Encode(Span<byte> area, ulong regionCount, Bitset clean)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(area, Magic);
+        BinaryPrimitives.WriteUInt32LittleEndian(area[4..], Version);
+        BinaryPrimitives.WriteUInt64LittleEndian(area[8..], regionCount);
+        clean.WriteTo(area.Slice(BitmapOffset, BitmapBytesFor(regionCount)));
+    }
 
     /// <summary>Bytes of the header plus bitmap, rounded up to 512: what every flush rewrites.</summary>
     public int AreaLength => _area.Length;
@@ -75,10 +89,7 @@ public sealed class DiskDirtyRegionLog : CoreDirtyRegionLog
 
     private void WriteArea(bool sync)
     {
-        BinaryPrimitives.WriteUInt32LittleEndian(_area, Magic);
-        BinaryPrimitives.WriteUInt32LittleEndian(_area.AsSpan(4), Version);
-        BinaryPrimitives.WriteUInt64LittleEndian(_area.AsSpan(8), RegionCount);
-        CleanBits.WriteTo(_area.AsSpan(BitmapOffset, BitmapBytes));
+        Encode(_area, RegionCount, CleanBits);
         try
         {
             _device.Write(0, _area);

@@ -31,6 +31,7 @@ public class ClusterMountTests
     private const long Size = 32L << 20;
     private const long RegionSize = 512 * 1024;
     private TestDirectory _dir = null!;
+    private string _logSpec = "clustered_core";
     private EtcdCluster? _etcd;
     private string _origin = null!;
     private string _leg = null!;
@@ -41,6 +42,8 @@ public class ClusterMountTests
         _dir = new TestDirectory("cluster");
         _origin = _dir.SparseFile("origin.img", Size);
         _leg = _dir.SparseFile("leg.img", Size);
+        // NUnit keeps one fixture instance for all its tests.
+        _logSpec = "clustered_core";
     }
 
     [TearDown]
@@ -57,7 +60,7 @@ public class ClusterMountTests
     {
         var mnt = Directory.Exists(MountPoint(node)) ? MountPoint(node) : _dir.Subdirectory("mnt-" + node);
         return Erafs.Run([
-            "mount", "--origin", _origin, "--mirror", _leg, "--log", "clustered_core", "--cluster", _etcd!.Endpoints,
+            "mount", "--origin", _origin, "--mirror", _leg, "--log", _logSpec, "--cluster", _etcd!.Endpoints,
             "--cluster-log", "shared", "--node", node, "--lease", "4", "--log-file", _dir.File($"daemon-{node}.log"), .. extra, mnt,
         ]);
     }
@@ -83,11 +86,110 @@ public class ClusterMountTests
 
         var disk = Erafs.Run("mount", "--origin", _origin, "--mirror", _leg, "--log", "clustered_disk:" + _dir.File("l"), mnt);
         Assert.That(disk.ExitCode, Is.EqualTo(2));
-        Assert.That(disk.Stderr, Does.Contain("clustered_disk:PATH is not implemented yet"));
+        Assert.That(disk.Stderr, Does.Contain("--log clustered_disk:PATH needs --cluster URL"));
+        Assert.That(File.Exists(_dir.File("l")), Is.False, "a refused mount creates no disk log");
 
         var stray = Erafs.Run("mount", "--origin", _origin, "--mirror", _leg, "--node", "a", mnt);
         Assert.That(stray.ExitCode, Is.EqualTo(2));
-        Assert.That(stray.Stderr, Does.Contain("go with --log clustered_core only"));
+        Assert.That(stray.Stderr, Does.Contain("go with --log clustered_core or clustered_disk:PATH only"));
+    }
+
+    [Test]
+    public void Clustered_disk_keeps_the_shared_file_current_and_after_both_nodes_stop_cleanly_it_holds_no_dirty_region()
+    {
+        HostTools.RequireFuse();
+        HostTools.Require("losetup");
+        HostTools.Require("fio");
+        var shared = _dir.File("shared.log");
+        _logSpec = "clustered_disk:" + shared;
+        _etcd = EtcdCluster.Start();
+        Mount("a").Ok();
+        Mount("b").Ok();
+        WaitIdle("a");
+        WaitIdle("b");
+        Assert.That(File.ReadAllText(Path.Combine(MountPoint("a"), "log_status")),
+            Does.StartWith($"3 clustered_disk shared joined\nclustered_disk 4 shared a {shared} 1024 "));
+        Assert.That(Field("b", "cluster_disk_log"), Is.EqualTo(shared));
+        using (var loopA = LoopDevice.Attach(Path.Combine(MountPoint("a"), "device"), directIo: true))
+        using (var loopB = LoopDevice.Attach(Path.Combine(MountPoint("b"), "device"), directIo: true))
+        {
+            var fios = new[] { Fio(loopA.Path, 0, 31, runtimeSeconds: 6), Fio(loopB.Path, Size / 2, 32, runtimeSeconds: 6) };
+            WaitMarked("a");
+            WaitMarked("b");
+            // While both write, the file shows regions of both halves dirty: it is what a take-over reads.
+            var during = DirtyRuns(shared);
+            Assert.That(during.Any(r => r.Start < Size / 2 / RegionSize), Is.True, "a's writes are dirty in the file: " + string.Join(",", during));
+            Assert.That(during.Any(r => r.End > Size / 2 / RegionSize), Is.True, "b's writes are dirty in the file: " + string.Join(",", during));
+            foreach (var fio in fios)
+            {
+                Assert.That(fio.WaitForExit(120_000), Is.True, "fio finished");
+                Assert.That(fio.ExitCode, Is.Zero, fio.StandardError.ReadToEnd());
+                fio.Dispose();
+            }
+        }
+        Erafs.Run("unmount", MountPoint("a")).Ok();
+        Erafs.Run("unmount", MountPoint("b")).Ok();
+        var dump = Erafs.Run("log", "dump", shared).Ok().Stdout;
+        Assert.That(dump, Does.Contain($"regions: {Size / RegionSize}\n").And.Contain("dirty_regions: 0\n"), dump);
+        HostTools.Run("cmp", _origin, _leg).Ok();
+    }
+
+    [Test]
+    public void Clustered_disk_after_every_node_is_killed_a_single_host_disk_log_mount_resyncs_the_dirty_regions()
+    {
+        HostTools.RequireFuse();
+        HostTools.Require("losetup");
+        HostTools.Require("fio");
+        var shared = _dir.File("shared.log");
+        _logSpec = "clustered_disk:" + shared;
+        var (pidA, loopA, fioA) = TwoNodesWithAWriting(seed: 41, runtimeSeconds: 30);
+        var pidB = Erafs.DaemonPid(MountPoint("b"));
+        var loopB = LoopDevice.Attach(Path.Combine(MountPoint("b"), "device"), directIo: true);
+        var fioB = Fio(loopB.Path, Size / 2, 42, runtimeSeconds: 30);
+        WaitMarked("a");
+        WaitMarked("b");
+        foreach (var pid in new[] { pidA, pidB }) Mono.Unix.Native.Syscall.kill(pid, Mono.Unix.Native.Signum.SIGKILL);
+        foreach (var (fio, loop, node) in new[] { (fioA, loopA, "a"), (fioB, loopB, "b") })
+        {
+            Assert.That(fio.WaitForExit(60_000), Is.True, "fio ends once its daemon is gone");
+            fio.Dispose();
+            HostTools.Run("umount", "-l", MountPoint(node));
+            loop.Dispose();
+        }
+        // The cluster is gone as well: only the shared file is left to say what may differ.
+        _etcd!.Dispose();
+        _etcd = null;
+        var dirty = DirtyRuns(shared).Sum(r => r.End - r.Start);
+        Assert.That(dirty, Is.GreaterThan(0), "regions written at the kill are dirty in the file");
+
+        var mnt = _dir.Subdirectory("mnt-single");
+        Erafs.Run("mount", "--origin", _origin, "--mirror", _leg, "--log", "disk:" + shared, "--log-file", _dir.File("daemon-single.log"), mnt).Ok();
+        try
+        {
+            Assert.That(Erafs.WaitFor(() => File.ReadAllText(Path.Combine(mnt, "info")).Contains("resync: done\n"), TimeSpan.FromSeconds(60)), Is.True);
+            var info = File.ReadAllText(Path.Combine(mnt, "info"));
+            Assert.That(info, Does.Contain($"resync_out_of_sync_at_mount: {dirty}\n"), "exactly the file's dirty regions are resynced: " + info);
+            Assert.That(info, Does.Contain($"resync_regions: {dirty}\n"), info);
+        }
+        finally
+        {
+            Erafs.Run("unmount", mnt).Ok();
+        }
+        HostTools.Run("cmp", _origin, _leg).Ok();
+        Assert.That(Erafs.Run("log", "dump", shared).Ok().Stdout, Does.Contain("dirty_regions: 0\n"));
+    }
+
+    // The dirty runs `erafs log dump` prints ("dirty: 3-5,17"), as half-open region ranges.
+    private static List<(long Start, long End)> DirtyRuns(string path)
+    {
+        var line = Erafs.Run("log", "dump", path).Ok().Stdout.Split('\n').FirstOrDefault(l => l.StartsWith("dirty: ", StringComparison.Ordinal));
+        if (line is null || line == "dirty: -") return [];
+        return line["dirty: ".Length..].Split(',').Select(run =>
+        {
+            var ends = run.Split('-');
+            var start = long.Parse(ends[0]);
+            return (start, long.Parse(ends[^1]) + 1);
+        }).ToList();
     }
 
     [Test]
