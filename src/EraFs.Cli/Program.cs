@@ -43,6 +43,7 @@ public static class Program
             CreateVerb.Command(),
             InvalidateVerb.Command(),
             CheckVerb.Command(),
+            InfoVerb.Command(),
             DumpVerb.Command(),
             RestoreVerb.Command(),
             ExportVerb.Command(),
