@@ -41,6 +41,17 @@ public class JsonOutputTests : TrackedMountFixture
         }
     }
 
+    /// <summary>The field names are a contract: each one is in the README's JSON output section.</summary>
+    private static void AssertDocumented(JsonElement json, string verb)
+    {
+        var readme = File.ReadAllText(Path.Combine(Repository.Root(), "README.md"));
+        var start = readme.IndexOf("### JSON output", StringComparison.Ordinal);
+        Assert.That(start, Is.GreaterThanOrEqualTo(0), "README has a JSON output section");
+        var section = readme[start..readme.IndexOf("\n## ", start, StringComparison.Ordinal)];
+        foreach (var field in json.EnumerateObject())
+            Assert.That(section, Does.Contain($"`{field.Name}`"), $"{verb}'s field {field.Name} in README's JSON output section");
+    }
+
     private void Write(int block, int count) =>
         HostTools.Run("dd", "if=/dev/urandom", $"of={Path.Combine(Mnt, "device")}", "bs=64k", $"count={count}", $"seek={block}",
             "oflag=direct", "conv=notrunc", "status=none").Ok();
@@ -63,6 +74,7 @@ public class JsonOutputTests : TrackedMountFixture
         Assert.That(json.GetProperty("generation").GetString(), Is.EqualTo(TextFacts(text).Single(f => f.Key == "generation").Value));
         // Nothing writes between the two reads, so even the counters agree.
         AssertSameFacts(text, json);
+        AssertDocumented(json, "info MOUNT");
         Erafs.Run("unmount", Mnt).Ok();
     }
 
@@ -98,6 +110,7 @@ public class JsonOutputTests : TrackedMountFixture
         var text = Erafs.Run("info", Meta).Ok().Stdout;
         var rest = Json(Erafs.Run("info", "--format", "json", Meta).Ok().Stdout);
         AssertSameFacts(text, rest);
+        AssertDocumented(rest, "info META");
         Assert.That(rest.GetProperty("held").GetBoolean(), Is.False);
         Assert.That(rest.GetProperty("clean").GetBoolean(), Is.True, "unmount closed the history cleanly");
         Assert.That(rest.GetProperty("held_snapshot").GetUInt64(), Is.EqualTo(ulong.Parse(status[3], CultureInfo.InvariantCulture)));
@@ -127,6 +140,7 @@ public class JsonOutputTests : TrackedMountFixture
         Assert.That(sound.GetProperty("ok").GetBoolean(), Is.True);
         Assert.That(sound.GetProperty("problems").GetArrayLength(), Is.Zero);
         Assert.That(sound.GetProperty("live").GetBoolean(), Is.False);
+        AssertDocumented(sound, "check");
         // A fresh file is all superblock and journal; a mount and a write give it trees to damage.
         Mount();
         Write(0, 2);
@@ -160,6 +174,7 @@ public class JsonOutputTests : TrackedMountFixture
         Assert.That(json.GetProperty("regions").GetUInt64(), Is.EqualTo(40));
         Assert.That(json.GetProperty("clean_regions").GetUInt64(), Is.EqualTo(36));
         Assert.That(json.GetProperty("dirty_regions").GetUInt64(), Is.EqualTo(4));
+        AssertDocumented(json, "log dump");
         var dirty = json.GetProperty("dirty").EnumerateArray().Select(a => a.EnumerateArray().Select(n => n.GetUInt64()).ToArray()).ToArray();
         Assert.That(dirty, Is.EqualTo(new[] { new ulong[] { 3, 6 }, [17, 18] }));
     }
@@ -176,5 +191,6 @@ public class JsonOutputTests : TrackedMountFixture
         Assert.That(count, Is.EqualTo($"blocks: {json.GetProperty("blocks").GetUInt64()}\nbytes: {json.GetProperty("bytes").GetUInt64()}\n"));
         Assert.That(json.GetProperty("blocks").GetUInt64(), Is.EqualTo(5));
         Assert.That(json.GetProperty("written_since").GetUInt32(), Is.EqualTo(1));
+        AssertDocumented(json, "invalidate");
     }
 }
