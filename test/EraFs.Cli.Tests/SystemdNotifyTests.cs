@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using EraFs.Fuse;
+using EraFs.TestSupport;
 
 namespace EraFs.Cli.Tests;
 
@@ -147,5 +148,45 @@ public class SystemdNotifyTests : TrackedMountFixture
         Assert.That(other, Is.Not.Empty);
         Assert.That(other, Has.None.Match(@"^<\d>"), "no priorities on a stderr that is not the journal");
         Assert.That(other, Has.Some.Match(@"^\d{4}-\d\d-\d\dT.* info: serving "));
+    }
+
+    /// <summary>A unit's command line as systemd expands it: ${VAR} is one argument, $VAR splits at spaces.</summary>
+    private static string[] Expand(string commandLine, IReadOnlyDictionary<string, string> env) =>
+        commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries).SelectMany(word =>
+            word.StartsWith("${", StringComparison.Ordinal) ? [env[word[2..^1]]]
+            : word.StartsWith('$') ? env[word[1..]].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            : new[] { word }).ToArray();
+
+    [Test]
+    public void The_sample_unit_mounts_with_its_env_file_notifies_and_stops()
+    {
+        var samples = Path.Combine(Repository.Root(), "samples", "systemd");
+        var unit = File.ReadAllLines(Path.Combine(samples, "erafs@.service"));
+        string Setting(string key) => unit.Single(l => l.StartsWith(key + "=", StringComparison.Ordinal))[(key.Length + 1)..];
+        Assert.That(Setting("Type"), Is.EqualTo("notify"));
+        Assert.That(Setting("EnvironmentFile"), Is.EqualTo("/etc/erafs/%i.env"));
+        var env = File.ReadAllLines(Path.Combine(samples, "example.env"))
+            .Where(l => l.Length > 0 && l[0] != '#')
+            .ToDictionary(l => l[..l.IndexOf('=')], l => l[(l.IndexOf('=') + 1)..]);
+        Assert.That(env.Keys, Is.EquivalentTo(new[] { "ORIGIN", "METADATA", "MOUNTPOINT", "ERAFS_OPTIONS" }));
+        env["ORIGIN"] = Image;
+        env["METADATA"] = Meta;
+        env["MOUNTPOINT"] = Mnt;
+        var start = Expand(Setting("ExecStart"), env);
+        var stop = Expand(Setting("ExecStop"), env);
+        Assert.That(start[0], Is.EqualTo("/usr/local/bin/erafs"));
+        Assert.That(start, Does.Contain("--foreground"));
+        Assert.That(stop[0], Is.EqualTo("/usr/local/bin/erafs"));
+
+        var address = Dir.File("notify.sock");
+        using var socket = Listen(address);
+        using var p = Erafs.Start(new Dictionary<string, string> { ["NOTIFY_SOCKET"] = address }, start[1..]);
+        Assert.That(Receive(socket).GetValueOrDefault("READY"), Is.EqualTo("1"), "the unit's ExecStart becomes ready");
+        Assert.That(File.Exists(Path.Combine(Mnt, "device")), Is.True);
+        Erafs.Run(stop[1..]).Ok();
+        Assert.That(ReceiveUntil(socket, "STOPPING")["STOPPING"], Is.EqualTo("1"));
+        Assert.That(p.WaitForExit((int)s_patience.TotalMilliseconds), Is.True);
+        Assert.That(p.ExitCode, Is.Zero, p.StandardError.ReadToEnd());
+        Assert.That(Erafs.Run("info", "--format", "json", Meta).Ok().Stdout, Does.Contain("\"clean\":true"), "ExecStop closed the history cleanly");
     }
 }
