@@ -15,7 +15,20 @@ internal enum FactsFormat
 internal static class InfoVerb
 {
     public static Option<FactsFormat> FormatOption() =>
-        new("--format") { Description = "text (key: value lines) or json (one object, typed values)", DefaultValueFactory = _ => FactsFormat.Text };
+        new("--format")
+        {
+            Description = "text (key: value lines) or json (one object, typed values)",
+            DefaultValueFactory = _ => FactsFormat.Text,
+            // The parser's own message names the CLR enum type; a user should read the choices instead.
+            CustomParser = result =>
+            {
+                var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                if (token.Equals("text", StringComparison.OrdinalIgnoreCase)) return FactsFormat.Text;
+                if (token.Equals("json", StringComparison.OrdinalIgnoreCase)) return FactsFormat.Json;
+                result.AddError($"--format: '{token}' is not a format (text or json)");
+                return FactsFormat.Text;
+            },
+        };
 
     public static Command Command()
     {

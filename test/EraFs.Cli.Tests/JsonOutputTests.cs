@@ -124,12 +124,15 @@ public class JsonOutputTests : TrackedMountFixture
     }
 
     [Test]
-    public void Info_refuses_a_directory_that_is_not_a_mount()
+    public void Info_refuses_a_directory_that_is_not_a_mount_and_a_format_it_does_not_know()
     {
         var r = Erafs.Run("info", "--format", "json", Mnt);
         Assert.That(r.ExitCode, Is.EqualTo(1));
         Assert.That(r.Stdout, Is.Empty);
         Assert.That(r.Stderr, Does.Contain($"{Mnt}: not an EraFs mount"));
+        var usage = Erafs.Run("info", "--format", "yaml", Mnt);
+        Assert.That(usage.ExitCode, Is.EqualTo(2), "a wrong format is a usage error");
+        Assert.That(usage.Stderr, Does.Contain("'yaml' is not a format (text or json)"));
     }
 
     [Test]
