@@ -5,9 +5,14 @@
 erafs_packages=(fuse3 libfuse3-3 libfuse3-dev pkg-config gcc e2fsprogs util-linux fio thin-provisioning-tools
     python3-prometheus-client etcd-server etcd-client)
 
+# What an installed erafs needs to run and mount (scripts/install); the rest is for building and tests.
+erafs_runtime_packages=(fuse3 libfuse3-3 util-linux)
+
+# erafs_install_deps [PACKAGE...]: the given packages (default: all of erafs_packages) when missing.
 erafs_install_deps() {
-    local missing=()
-    for p in "${erafs_packages[@]}"; do
+    local missing=() wanted=("$@")
+    ((${#wanted[@]} > 0)) || wanted=("${erafs_packages[@]}")
+    for p in "${wanted[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     if ((${#missing[@]} == 0)); then return 0; fi

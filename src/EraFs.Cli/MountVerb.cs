@@ -38,9 +38,10 @@ internal static class MountVerb
             Description = "Seconds ahead the metadata records that this mount may write the origin; an outside write less than this long after a crash can go unnoticed (default 5)",
         };
         var threads = new Option<uint?>("--threads") { Description = "Most threads serving FUSE requests (default 16; each first write waiting for its commit holds one)" };
+        var options = new Option<string[]>("--options", "-o") { Description = MountOptionString.Description, HelpName = "OPTIONS" };
         var cmd = new Command("mount", "Mount ORIGIN as MOUNTPOINT/device; returns once the mount is ready")
         {
-            origin, metadata, create, blockSize, foreground, allowOther, allowShrink, logFile, child, mountPoint,
+            options, origin, metadata, create, blockSize, foreground, allowOther, allowShrink, logFile, child, mountPoint,
             regionLog, regionSize, forceSync, noSync, mirrors, resyncRate, threads, horizon, nonEmpty, cluster, clusterLog, node, lease,
         };
         cmd.SetAction(p =>

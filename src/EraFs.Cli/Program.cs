@@ -14,6 +14,18 @@ public static class Program
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var root = BuildRoot(args);
+        var mount = root.Subcommands.Single(c => c.Name == "mount");
+        try
+        {
+            var expanded = MountOptionString.Expand(args, mount);
+            if (expanded != args) root = BuildRoot(args = expanded);
+        }
+        catch (CliException ex)
+        {
+            // One line naming the option, as mount(8) users expect from a helper.
+            stderr.WriteLine($"erafs: {ex.Message}");
+            return (int)ex.Code;
+        }
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         var parsed = root.Parse(args);
         if (UsageErrors(parsed) is { Count: > 0 } errors)
@@ -52,6 +64,7 @@ public static class Program
             LogServerVerb.Command(),
         };
         VerbExamples.Apply(root);
+        root.Options.OfType<VersionOption>().Single().Action = new VersionAction();
         return root;
     }
 
@@ -119,5 +132,24 @@ public static class Program
         if (command.Options.Any(o => !o.Required && !o.Hidden)) parts.Add("[options]");
         return string.Join(' ', parts);
     }
-}
 
+    /// <summary><c>erafs --version</c>: the version and the commit the build was made from.</summary>
+    private sealed class VersionAction : System.CommandLine.Invocation.SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            parseResult.InvocationConfiguration.Output.WriteLine($"erafs {VersionLine()}");
+            return (int)ExitCode.Ok;
+        }
+    }
+
+    /// <summary>"0.2.0 (commit 1234abcd...)", or the bare version for a build made outside git.</summary>
+    internal static string VersionLine()
+    {
+        var informational = typeof(Program).Assembly
+            .GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+            .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown";
+        var plus = informational.IndexOf('+');
+        return plus < 0 ? informational : $"{informational[..plus]} (commit {informational[(plus + 1)..]})";
+    }
+}

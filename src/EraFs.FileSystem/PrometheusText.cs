@@ -33,6 +33,15 @@ public sealed class PrometheusText
         return Sample(name + "_count", [], histogram.Count);
     }
 
+    /// <summary>A summary: quantiles of recent observations, and the sum and count of all of them.</summary>
+    public PrometheusText Summary(string name, string help, IEnumerable<(double Quantile, double Value)> quantiles, double sum, long count)
+    {
+        Family(name, help, "summary");
+        foreach (var (q, v) in quantiles) Sample(name, [("quantile", Number(q))], v);
+        Sample(name + "_sum", [], sum);
+        return Sample(name + "_count", [], count);
+    }
+
     public override string ToString() => _text.ToString();
 
     private PrometheusText Family(string name, string help, string type)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using EraFs.Core;
 using EraFs.Fuse;
+using EraFs.RegionLog;
 
 namespace EraFs.FileSystem;
 
@@ -178,6 +179,15 @@ public sealed class ServedMount : IDisposable
                 .Counter("erafs_resync_copied_bytes_total", "Bytes the resync copied from the origin to the legs.", mirror.Resync.BytesCopied)
                 .Family("erafs_mirror_leg_healthy", "1 while a mirror leg takes writes, 0 once it failed.", "gauge",
                     mirror.Mirror.Legs.Select(l => (new[] { ("leg", l.Path) }, l.Healthy ? 1.0 : 0.0)));
+            if (regions.Log is ISharedRegionLog shared)
+            {
+                var cluster = shared.Metrics();
+                m.Summary("erafs_cluster_etcd_round_trip_seconds", "Round trips to etcd of the clustered region log (quantiles of the last 4096).",
+                        [(0.5, cluster.RoundTripP50Seconds), (0.99, cluster.RoundTripP99Seconds)], cluster.RoundTripSeconds, cluster.RoundTrips)
+                    .Gauge("erafs_cluster_members", "Nodes with a live lease in the clustered log.", cluster.Members)
+                    .Counter("erafs_cluster_takeovers_total", "Dead nodes whose regions this node took over for resync.", cluster.Takeovers)
+                    .Counter("erafs_cluster_regions_taken_over_total", "Regions taken over from dead nodes.", cluster.RegionsTakenOver);
+            }
         }
         return m.ToString();
     }

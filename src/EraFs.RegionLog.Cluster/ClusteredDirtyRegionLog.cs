@@ -310,6 +310,10 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
         ];
     }
 
+    public SharedLogMetrics Metrics() => new(
+        Latency.Count, Latency.TotalSeconds, Latency.Quantile(0.50) / 1000, Latency.Quantile(0.99) / 1000,
+        Members.Count, Takeovers, RegionsTakenOver);
+
     /// <summary>Leaves the log: stops the lease and revokes it, so the member key goes at once; marks still held stay for a survivor.</summary>
     public void Dispose()
     {

@@ -8,14 +8,25 @@ internal sealed class RoundTripLatency
     private const int Capacity = 4096;
     private readonly double[] _ms = new double[Capacity];
     private long _count;
+    private double _totalMs;
 
     public long Count => Interlocked.Read(ref _count);
+
+    /// <summary>Every round trip's time added up, in seconds (a Prometheus summary's _sum).</summary>
+    public double TotalSeconds
+    {
+        get
+        {
+            lock (_ms) return _totalMs / 1000;
+        }
+    }
 
     public void Record(TimeSpan elapsed)
     {
         lock (_ms)
         {
             _ms[_count % Capacity] = elapsed.TotalMilliseconds;
+            _totalMs += elapsed.TotalMilliseconds;
             _count++;
         }
     }

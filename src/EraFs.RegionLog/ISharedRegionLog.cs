@@ -17,4 +17,14 @@ public interface ISharedRegionLog
 
     /// <summary>The cluster's facts for the info file (node, members, state, latency).</summary>
     IReadOnlyList<(string Key, string Value)> ClusterInfo();
+
+    /// <summary>The cluster's figures for the metrics file; cheap and never waits on the cluster.</summary>
+    SharedLogMetrics Metrics();
 }
+
+/// <summary>
+/// A shared log's figures for MOUNT/metrics: the coordination service's round trips (count, total
+/// and the p50/p99 of the recent ones, in seconds), the members seen and the takeovers made.
+/// </summary>
+public sealed record SharedLogMetrics(long RoundTrips, double RoundTripSeconds, double RoundTripP50Seconds, double RoundTripP99Seconds,
+    int Members, long Takeovers, long RegionsTakenOver);

@@ -124,6 +124,13 @@ public class ClusterMountTests
         var marks = long.Parse(Field("a", "cluster_marks_committed")) + long.Parse(Field("b", "cluster_marks_committed"));
         TestContext.Out.WriteLine($"marks committed by both nodes: {marks}; a: etcd p50 {Field("a", "etcd_round_trip_p50_ms")} ms, p99 {Field("a", "etcd_round_trip_p99_ms")} ms");
         Assert.That(marks, Is.GreaterThan(0));
+        PrometheusParser.Require();
+        var metrics = PrometheusParser.Parse(File.ReadAllText(Path.Combine(MountPoint("a"), "metrics")));
+        Assert.That(metrics["erafs_cluster_etcd_round_trip_seconds"]["type"].GetString(), Is.EqualTo("summary"));
+        Assert.That(PrometheusParser.Sample(metrics, "erafs_cluster_etcd_round_trip_seconds_count"), Is.GreaterThan(0));
+        var p99 = PrometheusParser.Sample(metrics, "erafs_cluster_etcd_round_trip_seconds", ("quantile", "0.99"));
+        Assert.That(p99, Is.GreaterThan(0).And.GreaterThanOrEqualTo(PrometheusParser.Sample(metrics, "erafs_cluster_etcd_round_trip_seconds", ("quantile", "0.5"))));
+        Assert.That(PrometheusParser.Sample(metrics, "erafs_cluster_members"), Is.EqualTo(2));
         Erafs.Run("unmount", MountPoint("a")).Ok();
         Erafs.Run("unmount", MountPoint("b")).Ok();
         HostTools.Run("cmp", _origin, _leg).Ok();

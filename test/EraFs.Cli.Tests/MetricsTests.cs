@@ -8,24 +8,10 @@ namespace EraFs.Cli.Tests;
 [Category("Mount")]
 public class MetricsTests : TrackedMountFixture
 {
-    // Debian's python3-prometheus-client (installed by scripts/deps.sh) lives beside Debian's python3.
-    private const string Python = "/usr/bin/python3";
-
-    private const string ParserScript = """
-        import json, sys
-        from prometheus_client.parser import text_string_to_metric_families
-        out = {}
-        for f in text_string_to_metric_families(sys.stdin.read()):
-            out[f.name] = {"type": f.type, "help": f.documentation,
-                           "samples": [[s.name, s.labels, s.value] for s in f.samples]}
-        print(json.dumps(out))
-        """;
-
     [Test]
     public void Metrics_parse_with_a_real_parser_and_the_write_counter_moves_after_a_write()
     {
-        if (HostTools.Run(Python, "-c", "import prometheus_client.parser").ExitCode != 0)
-            Assert.Ignore("python3-prometheus-client is not installed (scripts/deps.sh installs it)");
+        PrometheusParser.Require();
         var leg = Dir.SparseFile("leg.img", 64L << 20);
         Erafs.Run("mount", "--origin", Image, "--metadata", Meta, "--create", "--mirror", leg, "--log", "core",
             "--log-file", Dir.File("daemon.log"), Mnt).Ok();
@@ -53,14 +39,42 @@ public class MetricsTests : TrackedMountFixture
         Erafs.Run("unmount", Mnt).Ok();
     }
 
-    private Dictionary<string, Dictionary<string, JsonElement>> Parse()
+    private Dictionary<string, Dictionary<string, JsonElement>> Parse() => PrometheusParser.Parse(Control("metrics"));
+
+    private static double Sample(Dictionary<string, Dictionary<string, JsonElement>> families, string sample, params (string Name, string Value)[] labels) =>
+        PrometheusParser.Sample(families, sample, labels);
+}
+
+/// <summary>Prometheus' own Python parser (Debian's python3-prometheus-client) reading a metrics text, as JSON.</summary>
+internal static class PrometheusParser
+{
+    // Debian's python3-prometheus-client (installed by scripts/deps.sh) lives beside Debian's python3.
+    private const string Python = "/usr/bin/python3";
+
+    private const string ParserScript = """
+        import json, sys
+        from prometheus_client.parser import text_string_to_metric_families
+        out = {}
+        for f in text_string_to_metric_families(sys.stdin.read()):
+            out[f.name] = {"type": f.type, "help": f.documentation,
+                           "samples": [[s.name, s.labels, s.value] for s in f.samples]}
+        print(json.dumps(out))
+        """;
+
+    public static void Require()
     {
-        var text = Control("metrics");
+        if (HostTools.Run(Python, "-c", "import prometheus_client.parser").ExitCode != 0)
+            Assert.Ignore("python3-prometheus-client is not installed (scripts/deps.sh installs it)");
+    }
+
+    /// <summary>Families by name; the parser fails the test on text it cannot read.</summary>
+    public static Dictionary<string, Dictionary<string, JsonElement>> Parse(string text)
+    {
         var r = HostTools.Run(Python, ["-c", ParserScript], stdin: text).Ok();
         return JsonSerializer.Deserialize<Dictionary<string, Dictionary<string, JsonElement>>>(r.Stdout)!;
     }
 
-    private static double Sample(Dictionary<string, Dictionary<string, JsonElement>> families, string sample, params (string Name, string Value)[] labels)
+    public static double Sample(Dictionary<string, Dictionary<string, JsonElement>> families, string sample, params (string Name, string Value)[] labels)
     {
         var matches = families.Values.SelectMany(f => f["samples"].EnumerateArray())
             .Where(s => s[0].GetString() == sample && labels.All(l => s[1].TryGetProperty(l.Name, out var v) && v.GetString() == l.Value))
