@@ -1,6 +1,7 @@
 using System.CommandLine;
 using EraFs.Core;
 using EraFs.Metadata;
+using EraFs.Tools;
 
 namespace EraFs.Cli;
 
@@ -11,19 +12,22 @@ internal static class CheckVerb
     {
         var superOnly = new Option<bool>("--super-block-only") { Description = "Check only the superblock" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing; the exit code says it all" };
+        var format = InfoVerb.FormatOption();
         var meta = new Argument<string>("META") { Description = "EraFs metadata file (a live mount's too: the check says so, and reads the newest committed state)" };
-        var cmd = new Command("check", $"Verify native metadata; exit {(int)ExitCode.MetadataDamaged} if anything is wrong") { superOnly, quiet, meta };
-        cmd.SetAction(p => Run(p.GetValue(meta)!, p.GetValue(superOnly), p.GetValue(quiet), p.InvocationConfiguration.Output));
+        var cmd = new Command("check", $"Verify native metadata; exit {(int)ExitCode.MetadataDamaged} if anything is wrong") { superOnly, quiet, format, meta };
+        cmd.SetAction(p => Run(p.GetValue(meta)!, p.GetValue(superOnly), p.GetValue(quiet), p.InvocationConfiguration.Output, p.GetValue(format)));
         return cmd;
     }
 
-    public static int Run(string metaPath, bool superblockOnly, bool quiet, TextWriter stdout)
+    public static int Run(string metaPath, bool superblockOnly, bool quiet, TextWriter stdout, FactsFormat format = FactsFormat.Text)
     {
         var warnings = new List<MetadataProblem>();
         var problems = Problems(metaPath, superblockOnly, warnings.Add);
-        if (!quiet && Storage.FileClaim.FindHolder(metaPath) is { } holder)
+        var holder = Storage.FileClaim.FindHolder(metaPath);
+        if (format == FactsFormat.Json && !quiet) stdout.Write(InfoReport.Json(Report(metaPath, superblockOnly, holder, warnings, problems)));
+        else if (!quiet && holder is not null)
             stdout.WriteLine($"{metaPath}: metadata is live (held by {holder}); checked its newest committed state, which the mount may already have moved past");
-        if (!quiet)
+        if (!quiet && format == FactsFormat.Text)
         {
             foreach (var warning in warnings)
                 stdout.WriteLine($"{metaPath}: block {warning.Block} ({warning.Structure}): warning: {warning.Problem}");
@@ -31,10 +35,28 @@ internal static class CheckVerb
         }
         if (problems.Count > 0)
             throw new CliException($"{metaPath}: {problems.Count} problem{(problems.Count == 1 ? "" : "s")} found, first {problems[0]}; the metadata is damaged", ExitCode.MetadataDamaged);
-        if (!quiet)
+        if (!quiet && format == FactsFormat.Text)
             stdout.WriteLine($"{metaPath}: no problems found{(superblockOnly ? " in the superblock" : "")}" +
                              (warnings.Count == 0 ? "" : $" ({warnings.Count} warning{(warnings.Count == 1 ? "" : "s")})"));
         return (int)ExitCode.Ok;
+    }
+
+    private static List<Fact> Report(string metaPath, bool superblockOnly, Storage.ClaimHolder? holder,
+        List<MetadataProblem> warnings, IReadOnlyList<MetadataProblem> problems)
+    {
+        static IEnumerable<IEnumerable<Fact>> Listed(IEnumerable<MetadataProblem> list) =>
+            list.Select(p => (IEnumerable<Fact>)[new("block", p.Block), new("structure", p.Structure), new("problem", p.Problem)]).ToList();
+        return
+        [
+            new("metadata", Path.GetFullPath(metaPath)),
+            new("superblock_only", superblockOnly),
+            new("live", holder is not null),
+            new("holder_pid", holder is null ? null : (long)holder.Pid),
+            new("holder", holder?.Description),
+            new("ok", problems.Count == 0),
+            new("problems", Listed(problems)),
+            new("warnings", Listed(warnings)),
+        ];
     }
 
     /// <summary>

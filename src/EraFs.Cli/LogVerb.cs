@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using EraFs.RegionLog;
+using EraFs.Tools;
 
 namespace EraFs.Cli;
 
@@ -12,12 +13,13 @@ internal static class LogVerb
     public static Command Command()
     {
         var path = new Argument<string>("PATH") { Description = "Disk region log file (as given to mount --log disk:PATH)" };
-        var dump = new Command("dump", "Print a disk region log's header and its dirty regions") { path };
-        dump.SetAction(p => Dump(p.GetValue(path)!, p.InvocationConfiguration.Output));
+        var format = InfoVerb.FormatOption();
+        var dump = new Command("dump", "Print a disk region log's header and its dirty regions") { format, path };
+        dump.SetAction(p => Dump(p.GetValue(path)!, p.InvocationConfiguration.Output, p.GetValue(format)));
         return new Command("log", "Inspect dirty region logs") { dump };
     }
 
-    public static int Dump(string path, TextWriter stdout)
+    public static int Dump(string path, TextWriter stdout, FactsFormat format = FactsFormat.Text)
     {
         byte[] bytes;
         try
@@ -49,6 +51,15 @@ internal static class LogVerb
             }
             if (dirty.Count > 0 && dirty[^1].End == r) dirty[^1] = (dirty[^1].Start, r + 1);
             else dirty.Add((r, r + 1));
+        }
+        if (format == FactsFormat.Json)
+        {
+            // Half-open [begin, end) region ranges, as invalidate's JSON gives block ranges.
+            stdout.Write(InfoReport.Json([
+                new("path", Path.GetFullPath(path)), new("magic", (ulong)magic), new("version", (ulong)version), new("regions", regions),
+                new("clean_regions", clean), new("dirty_regions", regions - clean), new("dirty", dirty),
+            ]));
+            return (int)ExitCode.Ok;
         }
         var c = CultureInfo.InvariantCulture;
         stdout.WriteLine($"magic: 0x{magic:x8}");

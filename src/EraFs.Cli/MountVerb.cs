@@ -83,10 +83,11 @@ internal static class MountVerb
         if (!r.Foreground) return DaemonLauncher.Launch(r.Args, stdout, stderr, logPath, r.Plan.MountPoint);
 
         if (r.DaemonChild) Mono.Unix.Native.Syscall.setsid();
-        var log = r.DaemonChild || r.LogPath is not null ? OpenLog(logPath) : new DaemonLog(stderr);
+        var log = r.DaemonChild || r.LogPath is not null ? OpenLog(logPath) : DaemonLog.ToStderr(stderr);
 
         using (log)
         using (var signals = new StopSignals(log))
+        using (var notifier = r.DaemonChild ? null : SystemdNotifier.FromEnvironment(log))
         {
             try
             {
@@ -95,6 +96,7 @@ internal static class MountVerb
                 log.WarningSink = WarningSink(r, stdout, stderr, log);
                 using var mount = MountBuilder.Start(r.Plan, log);
                 signals.Attach(mount.Served);
+                notifier?.Serve(mount.Served);
                 log.WarningSink = null;
                 if (r.DaemonChild) DetachFromLauncher(logPath, stdout);
                 else stdout.WriteLine($"erafs: mounted on {mount.Served.MountPoint}; stop with Ctrl-C or erafs unmount");

@@ -55,6 +55,7 @@ public static class Program
             CreateVerb.Command(),
             InvalidateVerb.Command(),
             CheckVerb.Command(),
+            InfoVerb.Command(),
             DumpVerb.Command(),
             RestoreVerb.Command(),
             ExportVerb.Command(),

@@ -54,8 +54,10 @@ internal sealed class StopSignals : IDisposable
     {
         // Lazy: a loop device may still hold the device file; the mount leaves the namespace now and
         // the daemon serves it until the last user lets go, then shuts down cleanly.
+        // Logged first: once the unmount succeeds the main thread may finish and exit before this one logs.
+        _log.Info($"{signal} received: unmounting {mount.MountPoint}");
         var rc = mount.RequestUnmount(lazy: true);
-        _log.Info($"{signal} received: unmounting {mount.MountPoint}" + (rc < 0 ? $" failed: {FuseErrors.Describe(rc)}" : ""));
+        if (rc < 0) _log.Error($"{signal}: unmounting {mount.MountPoint} failed: {FuseErrors.Describe(rc)}");
     }
 
     public void Dispose()

@@ -12,6 +12,7 @@ internal static class VerbExamples
         ["create"] = "erafs create --origin disk.img --metadata disk.era --block-size 64KiB",
         ["invalidate"] = "erafs invalidate --written-since 3 --format json disk.era",
         ["check"] = "erafs check disk.era",
+        ["info"] = "erafs info --format json /mnt/era",
         ["dump"] = "erafs dump -o history.xml disk.era",
         ["restore"] = "erafs restore -i history.xml -o disk.era --origin disk.img",
         ["export"] = "erafs export --format dm-era -o dm-era.meta disk.era",

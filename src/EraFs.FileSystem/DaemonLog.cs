@@ -21,6 +21,7 @@ public sealed class DaemonLog : IFuseLog, IDisposable
     private readonly TextWriter? _writer;
     private readonly int _fd = -1;
     private readonly bool _verbose;
+    private bool _syslogPriorities;
     private long _lost;
 
     /// <summary>Logs to a writer (stderr, or a test's buffer).</summary>
@@ -28,6 +29,24 @@ public sealed class DaemonLog : IFuseLog, IDisposable
     {
         _writer = writer;
         _verbose = verbose;
+    }
+
+    /// <summary>
+    /// Logs to stderr. When stderr is the journal ($JOURNAL_STREAM names its device and inode, as
+    /// systemd sets it for a unit's output), each line starts with its syslog priority (&lt;3&gt; error,
+    /// &lt;4&gt; warning, &lt;6&gt; info) and carries no timestamp of its own, the journal keeping one.
+    /// </summary>
+    public static DaemonLog ToStderr(TextWriter stderr, bool verbose = true) =>
+        new(stderr, verbose) { _syslogPriorities = StderrIsTheJournal() };
+
+    private static bool StderrIsTheJournal()
+    {
+        var stream = Environment.GetEnvironmentVariable("JOURNAL_STREAM");
+        if (stream?.Split(':') is not [var dev, var ino]
+            || !ulong.TryParse(dev, System.Globalization.CultureInfo.InvariantCulture, out var device)
+            || !ulong.TryParse(ino, System.Globalization.CultureInfo.InvariantCulture, out var inode))
+            return false;
+        return Syscall.fstat(2, out var st) == 0 && st.st_dev == device && st.st_ino == inode;
     }
 
     private DaemonLog(int fd, bool verbose)
@@ -106,8 +125,14 @@ public sealed class DaemonLog : IFuseLog, IDisposable
     {
         try
         {
-            var text = $"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {level}: {message}\n";
+            var text = _syslogPriorities ? $"{level}: {message}\n" : $"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ss.fffZ} {level}: {message}\n";
             if (exception is not null && _verbose) text += exception + "\n";
+            if (_syslogPriorities)
+            {
+                // The journal takes each line as one entry: every line of a stack trace needs the prefix too.
+                var priority = level switch { "error" => "<3>", "warning" => "<4>", _ => "<6>" };
+                text = priority + text.TrimEnd('\n').Replace("\n", "\n" + priority, StringComparison.Ordinal) + "\n";
+            }
             if (_fd >= 0) WriteWhole(Encoding.UTF8.GetBytes(text));
             else
             {

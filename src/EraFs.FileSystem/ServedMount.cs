@@ -50,7 +50,95 @@ public sealed class ServedMount : IDisposable
     public Task Completion => _completion;
 
     /// <summary>0 or a negative errno (EBUSY while a loop device still holds the device file).</summary>
-    public int RequestUnmount(bool lazy) => _mount.RequestUnmount(lazy);
+    public int RequestUnmount(bool lazy)
+    {
+        var rc = _mount.RequestUnmount(lazy);
+        if (rc == 0) RaiseStopping();
+        return rc;
+    }
+
+    private readonly Lock _stoppingLock = new();
+    private Action? _stopping;
+    private bool _stoppingRaised;
+
+    /// <summary>
+    /// Raised once, when the unmount begins: this process asked for it, or the kernel connection
+    /// ended (umount, erafs unmount); a handler added after that runs at once.
+    /// </summary>
+    public event Action Stopping
+    {
+        add
+        {
+            lock (_stoppingLock)
+            {
+                if (!_stoppingRaised)
+                {
+                    _stopping += value;
+                    return;
+                }
+            }
+            value();
+        }
+        remove
+        {
+            lock (_stoppingLock) _stopping -= value;
+        }
+    }
+
+    private bool IsStopping
+    {
+        get
+        {
+            lock (_stoppingLock) return _stoppingRaised;
+        }
+    }
+
+    private void RaiseStopping()
+    {
+        Action? handlers;
+        lock (_stoppingLock)
+        {
+            if (_stoppingRaised) return;
+            _stoppingRaised = true;
+            handlers = _stopping;
+        }
+        try
+        {
+            handlers?.Invoke();
+        }
+        catch (Exception ex)
+        {
+            _log.Error($"announcing the unmount failed: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>One line for a service manager: the era and its writes, the region log's dirty and out-of-sync regions, the state.</summary>
+    public string StatusSummary
+    {
+        get
+        {
+            var parts = new List<string>();
+            var state = "serving";
+            if (_tracker is { } tracker)
+            {
+                var s = tracker.Status;
+                parts.Add(string.Create(CultureInfo.InvariantCulture, $"era {s.CurrentEra}, {s.BlocksWrittenThisEra} blocks written this era"));
+                if (s.HeldSnapshot is { } held) parts.Add(string.Create(CultureInfo.InvariantCulture, $"snapshot held at {held}"));
+                if (s.State == TrackerState.Failed) state = "tracking failed";
+            }
+            if (_mirror is { } mirror)
+            {
+                var regions = mirror.Regions;
+                parts.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{regions.DirtyRegions} dirty, {(long)regions.RegionCount - regions.InSyncRegions} out-of-sync regions of {regions.RegionCount}"));
+                if (!mirror.Resync.Finished && state == "serving") state = "resyncing";
+                if (mirror.Mirror.Legs.Any(l => !l.Healthy)) parts.Add("a mirror leg failed");
+            }
+            if (IsStopping) state = "unmounting";
+            parts.Add(state);
+            return string.Join("; ", parts);
+        }
+    }
 
     /// <summary>The Prometheus metrics file, for a scrape sidecar or node_exporter's textfile collector to copy.</summary>
     public const string MetricsFileName = "metrics";
@@ -123,6 +211,7 @@ public sealed class ServedMount : IDisposable
 
     private void Shutdown()
     {
+        RaiseStopping();
         var rc = _origin.Sync(dataOnly: false);
         if (rc < 0) _log.Error($"{_origin.Path}: final fsync failed: {FuseErrors.Describe(rc)}");
         _mirror?.Close();

@@ -107,6 +107,51 @@ public sealed class MetadataReader : IDisposable
     public IEnumerable<BlockRun> WrittenSince(uint era, bool useSnapshot = false) =>
         Resumable((state, from) => BlockRuns.Union(WrittenSinceSources(state, era, useSnapshot, from)), run => run.End);
 
+    /// <summary>
+    /// Metadata blocks the newest state reaches (superblock slots, journal, live trees, held snapshot)
+    /// and blocks the file holds: the used/total that a mount's status line shows right after opening.
+    /// </summary>
+    public (ulong Used, ulong Total) Usage()
+    {
+        for (var attempt = 0; attempt < MaxAttempts; attempt++)
+        {
+            var state = _state;
+            try
+            {
+                var used = CountReachable(state);
+                state.Source.ConfirmUnchanged();
+                var fileBlocks = (ulong)((_device.Length + BlockFormat.BlockSize - 1) / BlockFormat.BlockSize);
+                return (used, Math.Max(state.Superblock.TotalBlocks, fileBlocks));
+            }
+            catch (StateChangedException)
+            {
+                _state = LoadState();
+            }
+        }
+        throw ChangingTooFast();
+    }
+
+    private static ulong CountReachable(ReaderState state)
+    {
+        var sb = state.Superblock;
+        var source = state.Source;
+        var blocks = new HashSet<ulong>();
+        for (ulong slot = 0; slot < Superblock.SlotCount; slot++) blocks.Add(slot);
+        for (ulong i = 0; i < sb.JournalLength; i++) blocks.Add(sb.JournalStart + i);
+        void Visit(ulong block) => blocks.Add(block);
+        WritesetBits.Visit(source, sb.CurrentWritesetRoot, Visit);
+        EraArray.Visit(source, sb.EraArrayRoot, Visit);
+        foreach (var archived in ArchiveCatalog.Load(source, sb.CatalogHead, Visit)) WritesetBits.Visit(source, archived.Root, Visit);
+        if (sb.SnapshotRoot != 0)
+        {
+            Visit(sb.SnapshotRoot);
+            var snapshot = SnapshotRootBlock.Load(source, sb.SnapshotRoot);
+            EraArray.Visit(source, snapshot.EraArrayRoot, Visit);
+            foreach (var archived in ArchiveCatalog.Load(source, snapshot.CatalogHead, Visit)) WritesetBits.Visit(source, archived.Root, Visit);
+        }
+        return (ulong)blocks.Count;
+    }
+
     public void Dispose() => _device.Dispose();
 
     private IEnumerable<IEnumerable<BlockRun>> WrittenSinceSources(ReaderState state, uint era, bool useSnapshot, ulong from)

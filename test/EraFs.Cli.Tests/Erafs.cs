@@ -12,7 +12,10 @@ internal static class Erafs
         HostTools.Run("dotnet", new[] { Dll }.Concat(args), TimeSpan.FromMinutes(2));
 
     /// <summary>Starts erafs without waiting (for --foreground runs).</summary>
-    public static Process Start(params string[] args)
+    public static Process Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts erafs without waiting, with these variables added to its environment.</summary>
+    public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -23,6 +26,7 @@ internal static class Erafs
         };
         psi.ArgumentList.Add(Dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
         var p = Process.Start(psi)!;
         p.StandardInput.Close();
         return p;
