@@ -42,6 +42,7 @@ public static class Program
             UnmountVerb.Command(),
             CreateVerb.Command(),
             InvalidateVerb.Command(),
+            CopyVerb.Command(),
             CheckVerb.Command(),
             DumpVerb.Command(),
             RestoreVerb.Command(),
