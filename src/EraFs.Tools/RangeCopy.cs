@@ -102,6 +102,10 @@ public sealed unsafe class RangeCopy : IDisposable
         }
     }
 
+    /// <summary>Origin bytes the runs cover (a partial last block only its real bytes): what a copy of them moves.</summary>
+    public static long TotalBytes(IEnumerable<BlockRun> runs, EraGeometry geometry) =>
+        runs.Aggregate(0L, (sum, run) => sum + InvalidationReport.BytesIn(run, geometry));
+
     /// <summary>
     /// Copies every run (blocks of <paramref name="geometry"/>) in the order given, which must be
     /// ascending for a failure's "copied below" to mean what it says; <paramref name="copied"/> hears
