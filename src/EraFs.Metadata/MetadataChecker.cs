@@ -62,6 +62,8 @@ public static class MetadataChecker
 
         var firstData = sb.JournalStart + sb.JournalLength;
         var walk = new Walk(device, sb, firstData, Math.Min(sb.TotalBlocks, fileBlocks), problems, progress);
+        // Once before the first block, so a listener knows the size of the work even if the walk reads nothing.
+        progress?.Invoke(new CheckProgress(0, Math.Min(sb.TotalBlocks, fileBlocks) - firstData, sb.Geometry.NrBlocks));
         walk.Journal();
         walk.EraTree("era array", sb.EraArrayRoot, sb.CurrentEra, sb.Geometry.NrBlocks);
         walk.BitsetTree("current writeset", sb.CurrentWritesetRoot, sb.Geometry.NrBlocks);
