@@ -55,21 +55,30 @@ public partial class ProgressTests
     }
 
     [Test]
-    public void Progress_forced_in_a_pipe_reaches_100_percent_for_every_long_verb()
+    public void Progress_forced_in_a_pipe_reaches_100_percent_for_every_long_verb_and_changes_no_output()
     {
-        var origin = _dir.SparseFile("origin.img", 64L << 20);
-        var meta = _dir.File("origin.era");
-        Erafs.Run("create", "--origin", origin, "--metadata", meta).Ok();
+        // Large enough that the era array's one run is handed on in pieces while progress watches it.
+        var meta = LargeMetadata();
+        var origin = _dir.File("large.img");
+        var small = _dir.SparseFile("small.img", 64L << 20);
+        var smallMeta = _dir.File("small.era");
+        Erafs.Run("create", "--origin", small, "--metadata", smallMeta).Ok();
+        var plainXml = _dir.File("plain.xml");
+        var plainDm = _dir.File("plain.meta");
+        Erafs.Run("dump", "-o", plainXml, meta).Ok();
+        Erafs.Run("export", "--format", "dm-era", "-o", plainDm, meta).Ok();
+
         var xml = _dir.File("history.xml");
         var dm = _dir.File("dm-era.meta");
+        var imported = _dir.File("imported.era");
         var runs = new (string Verb, string[] Args)[]
         {
             ("dump", ["dump", "--progress", "-o", xml, meta]),
             ("restore", ["restore", "--progress", "-i", xml, "-o", _dir.File("restored.era"), "--origin", origin]),
             ("export", ["export", "--progress", "--format", "dm-era", "-o", dm, meta]),
-            ("import", ["import", "--progress", "-i", dm, "-o", _dir.File("imported.era"), "--origin", origin]),
+            ("import", ["import", "--progress", "-i", dm, "-o", imported, "--origin", origin]),
             ("check", ["check", "--progress", meta]),
-            ("copy", ["copy", "--progress", "--written-since", "0", "--from", origin, "--to", _dir.File("copy.img"), meta]),
+            ("copy", ["copy", "--progress", "--written-since", "0", "--from", small, "--to", _dir.File("copy.img"), smallMeta]),
         };
         foreach (var (verb, args) in runs)
         {
@@ -77,6 +86,9 @@ public partial class ProgressTests
             Assert.That(r.Stderr, Does.Contain($"{verb}: ").And.Contain("100.0%"), $"{verb} --progress");
             Assert.That(r.Stderr, Does.EndWith("\n"), $"{verb}: the meter ends its line");
         }
+        Assert.That(File.ReadAllBytes(xml), Is.EqualTo(File.ReadAllBytes(plainXml)), "dump writes the same XML with progress");
+        Assert.That(File.ReadAllBytes(dm), Is.EqualTo(File.ReadAllBytes(plainDm)), "export writes the same dm-era metadata with progress");
+        Assert.That(Erafs.Run("dump", imported).Ok().Stdout, Is.EqualTo(File.ReadAllText(plainXml)), "import with progress keeps the history");
     }
 
     [Test]
