@@ -34,7 +34,15 @@ internal static class CopyVerb
         using var meter = progress.Start("copy", geometry.NrBlocks, 0, ProgressUnit.Bytes);
         // Only a meter needs the total up front: it costs one more pass over the metadata.
         if (meter is not null) meter.Total = (ulong)RangeCopy.TotalBytes(runs, geometry);
-        var summary = copy.Copy(runs, geometry, meter is null ? null : done => meter.Report((ulong)done));
+        RangeCopySummary summary;
+        try
+        {
+            summary = copy.Copy(runs, geometry, meter is null ? null : done => meter.Report((ulong)done));
+        }
+        catch (RangeCopyException ex) when (ex.InnerException is MetadataCorruptException)
+        {
+            throw new CliException(ex.Message, ExitCode.MetadataDamaged);
+        }
         meter?.Finish();
         stdout.Write(summary.Format(format));
         return (int)ExitCode.Ok;

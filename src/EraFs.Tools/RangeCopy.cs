@@ -144,7 +144,9 @@ public sealed unsafe class RangeCopy : IDisposable
         {
             throw new RangeCopyException(
                 $"{ex.Message}; copied {ranges.ToString(CultureInfo.InvariantCulture)} whole range{(ranges == 1 ? "" : "s")}, every range below byte offset " +
-                $"{position.ToString(CultureInfo.InvariantCulture)}{(position > 0 ? " (not yet synced)" : "")}; rerun the same command to finish (it copies the same ranges again)",
+                $"{position.ToString(CultureInfo.InvariantCulture)}{(position > 0 ? " (not yet synced)" : "")}" +
+                // Damaged metadata fails the same way again: a rerun helps only an I/O failure.
+                (ex is IOException ? "; rerun the same command to finish (it copies the same ranges again)" : ""),
                 position, ex);
         }
         return new RangeCopySummary(ranges, blocks, bytes, clock.Elapsed);
