@@ -8,7 +8,7 @@ public sealed class ReportingReadStream(Stream inner, Action<long> report) : Str
     public override bool CanRead => true;
     public override bool CanSeek => false;
     public override bool CanWrite => false;
-    public override long Length => inner.Length;
+    public override long Length => throw new NotSupportedException();
 
     public override long Position
     {
