@@ -9,7 +9,7 @@ internal static class CopyVerb
 {
     public static Command Command()
     {
-        var since = new Option<string>("--written-since") { Description = "Era (inclusive): copy blocks whose last write era is at least this (0: every block)", Required = true };
+        var since = new Option<string>("--written-since") { Description = "Era (inclusive): copy blocks whose last write era is at least this (0: every block)", Required = true, HelpName = "ERA" };
         var snapshot = new Option<bool>("--metadata-snapshot") { Description = "Read the held metadata snapshot instead of the newest committed state" };
         var from = new Option<string>("--from") { Description = "Where the data is read: MOUNT/device, the origin, or a snapshot of it", Required = true, HelpName = "SOURCE" };
         var to = new Option<string>("--to") { Description = "File or block device written at the same offsets (a missing file is created sparse)", Required = true, HelpName = "TARGET" };
