@@ -6,7 +6,8 @@
 #   2. the vendor snapshot: checkpoint, note the era E, copy the image aside
 #   3. ... the image is written (blocks listed in WRITE_BLOCKS, one 64 KiB tracking block each) ...
 #   4. take_metadata_snap, list the blocks written since E, drop_metadata_snap, unmount
-#   5. roll the image back to the vendor snapshot and print the blocks the cache must invalidate
+#   5. roll the image back to the vendor snapshot (erafs copy of only those blocks) and print the
+#      blocks the cache must invalidate
 # Usage: cache-invalidation.sh IMAGE WORKDIR   (ERAFS may name the erafs command, e.g. "dotnet erafs.dll";
 #   without it the erafs on PATH is used, else this checkout's ./erafs)
 # Prints one line per block to invalidate (tracking block numbers of 64 KiB).
@@ -38,8 +39,9 @@ echo 1 > "$mnt/drop_metadata_snap"
 $ERAFS unmount "$mnt" >/dev/null
 trap - EXIT
 
-# Roll back beneath EraFs, as the vendor would; the cache must now drop exactly these blocks.
-cp --sparse=always "$vendor_snapshot" "$image"
+# Roll back beneath EraFs, as the vendor would; only the blocks written since E differ, so only they
+# are copied back. The cache must now drop exactly these blocks.
+$ERAFS copy --written-since "$era" --from "$vendor_snapshot" --to "$image" "$meta" >&2
 sed -n -e 's|.*<block block="\([0-9]*\)"/>.*|\1 \1|p' \
        -e 's|.*<range begin="\([0-9]*\)" end *= *"\([0-9]*\)"/>.*|\1 \2|p' <<< "$list" |
 while read -r begin end; do

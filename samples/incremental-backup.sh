@@ -3,8 +3,8 @@
 #   1. mount the image with era tracking and attach MOUNT/device to a loop device (the "live" disk)
 #   2. checkpoint, note the era E, and take a full base backup
 #   3. ... the disk is used (this sample writes a few random blocks through the loop device) ...
-#   4. take_metadata_snap, list the blocks written since E from the snapshot, copy only those
-#      ranges from the live disk with O_DIRECT, then drop_metadata_snap
+#   4. take_metadata_snap, erafs copy the blocks written since E (read from the snapshot) from the
+#      live disk with O_DIRECT, then drop_metadata_snap
 #   5. verify the backup equals the image
 # Usage: incremental-backup.sh IMAGE WORKDIR   (ERAFS may name the erafs command, e.g. "dotnet erafs.dll";
 #   without it the erafs on PATH is used, else this checkout's ./erafs)
@@ -29,10 +29,11 @@ mkdir -p "$mnt"
 $ERAFS mount --origin "$image" --metadata "$meta" --create --block-size "$block_size" --log-file "$work/erafs.log" "$mnt" >/dev/null
 loop=$(losetup -f --show --direct-io=on "$mnt/device")
 
-# Base backup. Writes after the checkpoint get era >= E, so they are exactly what the next run copies.
+# Base backup: era 0 is every block. Writes after the checkpoint get era >= E, so they are exactly
+# what the next run copies.
 echo 1 > "$mnt/checkpoint"
 era=$(cat "$mnt/checkpoint")
-dd if="$loop" of="$backup" bs=$block_size iflag=direct status=none
+$ERAFS copy --written-since 0 --from "$mnt/device" --to "$backup" "$meta" >/dev/null
 echo "base backup taken at era $era"
 
 # The disk in use: a few random 4 KiB writes (O_DIRECT, so they reach EraFs now).
@@ -42,19 +43,10 @@ for _ in $(seq 1 "${WRITES:-20}"); do
         oflag=direct conv=notrunc status=none
 done
 
-# Incremental: freeze the history, list what changed since E, copy only that.
+# Incremental: freeze the history, copy only what changed since E.
 echo 1 > "$mnt/take_metadata_snap"
-ranges=$($ERAFS invalidate --metadata-snapshot --written-since "$era" "$meta" |
-    sed -n -e 's|.*<block block="\([0-9]*\)"/>.*|\1 \1|p' \
-           -e 's|.*<range begin="\([0-9]*\)" end *= *"\([0-9]*\)"/>.*|\1 \2|p')
-copied=0
-while read -r begin end; do
-    [ -z "$begin" ] && continue
-    [ "$end" = "$begin" ] && end=$(( begin + 1 ))
-    dd if="$loop" of="$backup" bs=$block_size skip="$begin" seek="$begin" count=$(( end - begin )) \
-        iflag=direct oflag=direct conv=notrunc status=none
-    copied=$(( copied + end - begin ))
-done <<< "$ranges"
+summary=$($ERAFS copy --written-since "$era" --metadata-snapshot --from "$mnt/device" --to "$backup" --format json "$meta")
+copied=$(sed -n 's/.*"blocks":\([0-9]*\).*/\1/p' <<< "$summary")
 echo 1 > "$mnt/drop_metadata_snap"
 echo "incremental backup copied $copied blocks of $block_size bytes"
 

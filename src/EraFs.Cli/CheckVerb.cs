@@ -14,15 +14,39 @@ internal static class CheckVerb
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print nothing; the exit code says it all" };
         var format = InfoVerb.FormatOption();
         var meta = new Argument<string>("META") { Description = "EraFs metadata file (a live mount's too: the check says so, and reads the newest committed state)" };
+        var progress = new ProgressOptions();
         var cmd = new Command("check", $"Verify native metadata; exit {(int)ExitCode.MetadataDamaged} if anything is wrong") { superOnly, quiet, format, meta };
-        cmd.SetAction(p => Run(p.GetValue(meta)!, p.GetValue(superOnly), p.GetValue(quiet), p.InvocationConfiguration.Output, p.GetValue(format)));
+        progress.AddTo(cmd);
+        cmd.SetAction(p => Run(p.GetValue(meta)!, p.GetValue(superOnly), p.GetValue(quiet), p.InvocationConfiguration.Output, progress.Choice(p), p.GetValue(format)));
         return cmd;
     }
 
-    public static int Run(string metaPath, bool superblockOnly, bool quiet, TextWriter stdout, FactsFormat format = FactsFormat.Text)
+    public static int Run(string metaPath, bool superblockOnly, bool quiet, TextWriter stdout, ProgressChoice progress, FactsFormat format = FactsFormat.Text)
     {
         var warnings = new List<MetadataProblem>();
-        var problems = Problems(metaPath, superblockOnly, warnings.Add);
+        // --quiet prints nothing unless progress is asked for by name.
+        if (quiet && progress.Mode == ProgressMode.Auto) progress = ProgressChoice.None;
+        ProgressMeter? meter = null;
+        var started = false;
+        void OnProgress(CheckProgress p)
+        {
+            // The size of the history is known only once the walk has read the superblock.
+            if (!started) meter = progress.Start("check", p.TrackedBlocks, p.DataBlocks, ProgressUnit.Blocks);
+            started = true;
+            if (meter is null) return;
+            meter.Total = p.DataBlocks;
+            meter.Report(p.BlocksRead);
+        }
+        IReadOnlyList<MetadataProblem> problems;
+        try
+        {
+            problems = Problems(metaPath, superblockOnly, warnings.Add, progress.Mode == ProgressMode.Off ? null : OnProgress);
+            meter?.Finish();
+        }
+        finally
+        {
+            meter?.Dispose();
+        }
         var holder = Storage.FileClaim.FindHolder(metaPath);
         if (format == FactsFormat.Json && !quiet) stdout.Write(InfoReport.Json(Report(metaPath, superblockOnly, holder, warnings, problems)));
         else if (!quiet && holder is not null)
@@ -63,12 +87,13 @@ internal static class CheckVerb
     /// Every problem in the file (warnings, such as a damaged older superblock slot, go to
     /// <paramref name="warning"/>); input errors (missing, directory, XML, too small) throw one-line CliExceptions.
     /// </summary>
-    public static IReadOnlyList<MetadataProblem> Problems(string metaPath, bool superblockOnly = false, Action<MetadataProblem>? warning = null)
+    public static IReadOnlyList<MetadataProblem> Problems(string metaPath, bool superblockOnly = false, Action<MetadataProblem>? warning = null,
+        Action<CheckProgress>? progress = null)
     {
         ToolFiles.RequireBinary(metaPath, "EraFs metadata");
         try
         {
-            return MetadataChecker.Check(metaPath, superblockOnly, warning);
+            return MetadataChecker.Check(metaPath, superblockOnly, warning, progress);
         }
         catch (MetadataException ex)
         {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EraFs.Core;
 using EraFs.Tools;
 
 namespace EraFs.Cli;
@@ -12,13 +13,15 @@ internal static class DumpVerb
         var repair = new Option<bool>("--repair") { Description = "Salvage damaged metadata: a block whose era cannot be read gets the newest era it may have, never 0" };
         var output = new Option<string?>("--output", "-o") { Description = "Write to FILE (replaced whole, never half-written) instead of stdout" };
         var meta = new Argument<string>("META") { Description = "EraFs metadata file (may belong to a live mount)" };
+        var progress = new ProgressOptions();
         var cmd = new Command("dump", "Dump the era history as XML") { logical, repair, output, meta };
+        progress.AddTo(cmd);
         cmd.SetAction(p => Run(p.GetValue(meta)!, p.GetValue(logical), p.GetValue(repair), p.GetValue(output),
-            p.InvocationConfiguration.Output, p.InvocationConfiguration.Error));
+            p.InvocationConfiguration.Output, p.InvocationConfiguration.Error, progress.Choice(p)));
         return cmd;
     }
 
-    public static int Run(string metaPath, bool logical, bool repair, string? outputPath, TextWriter stdout, TextWriter stderr)
+    public static int Run(string metaPath, bool logical, bool repair, string? outputPath, TextWriter stdout, TextWriter stderr, ProgressChoice progress)
     {
         ToolFiles.RequireBinary(metaPath, "EraFs metadata");
         using var reader = MetadataFiles.OpenReader(metaPath);
@@ -34,10 +37,14 @@ internal static class DumpVerb
         else
         {
             history = NativeHistory.Stream(reader);
-            // Damage must fail the dump before a byte of XML is written, as when the history was loaded whole.
-            history.ReadThrough();
         }
+        var work = HistoryProgress.PassBlocks(history, includeSnapshot: false) + (repair ? 0 : HistoryProgress.PassBlocks(history));
+        using var meter = progress.Start("dump", history.NrBlocks, work, ProgressUnit.Blocks);
+        if (meter is not null) history = new HistoryProgress(meter.Report).Observe(history);
+        // Damage must fail the dump before a byte of XML is written, as when the history was loaded whole.
+        if (!repair) history.ReadThrough();
         OutputFile.Write(outputPath, stdout, (text, _) => history.Accept(new XmlDumpWriter(text), logical));
+        meter?.Finish();
         return (int)ExitCode.Ok;
     }
 

@@ -21,20 +21,29 @@ internal static class InvalidateVerb
         return cmd;
     }
 
-    private static uint ParseEra(string text) =>
+    /// <summary>An era from the command line, or a usage error naming the option and the text.</summary>
+    internal static uint ParseEra(string text) =>
         uint.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var era)
             ? era
             : throw new CliException($"--written-since: '{text}' is not an era (a whole number from 0 to {uint.MaxValue})", ExitCode.Usage);
+
+    /// <summary>
+    /// The blocks written since an era, from the newest committed state or the held snapshot, and the
+    /// geometry they index: what invalidate prints and copy copies. The runs stream from the reader.
+    /// </summary>
+    internal static (EraGeometry Geometry, IEnumerable<BlockRun> Runs) WrittenSince(MetadataReader reader, string metaPath, uint since, bool useSnapshot)
+    {
+        var current = useSnapshot ? SnapshotEra(reader) : reader.CurrentEra;
+        if (since > current)
+            throw new CliException($"{metaPath}: era {since} has not begun (the {(useSnapshot ? "snapshot's" : "current")} era is {current})");
+        return (useSnapshot ? reader.SnapshotGeometry : reader.Geometry, reader.WrittenSince(since, useSnapshot));
+    }
 
     public static int Run(string metaPath, uint since, bool useSnapshot, InvalidationFormat format, string? outputPath, TextWriter stdout)
     {
         ToolFiles.RequireBinary(metaPath, "EraFs metadata");
         using var reader = MetadataFiles.OpenReader(metaPath);
-        var current = useSnapshot ? SnapshotEra(reader) : reader.CurrentEra;
-        if (since > current)
-            throw new CliException($"{metaPath}: era {since} has not begun (the {(useSnapshot ? "snapshot's" : "current")} era is {current})");
-        var geometry = useSnapshot ? reader.SnapshotGeometry : reader.Geometry;
-        var runs = reader.WrittenSince(since, useSnapshot);
+        var (geometry, runs) = WrittenSince(reader, metaPath, since, useSnapshot);
         OutputFile.Write(outputPath, stdout, (text, bytes) =>
         {
             switch (format)

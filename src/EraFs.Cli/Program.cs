@@ -54,6 +54,7 @@ public static class Program
             UnmountVerb.Command(),
             CreateVerb.Command(),
             InvalidateVerb.Command(),
+            CopyVerb.Command(),
             CheckVerb.Command(),
             InfoVerb.Command(),
             DumpVerb.Command(),

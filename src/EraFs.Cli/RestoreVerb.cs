@@ -14,32 +14,45 @@ internal static class RestoreVerb
         var output = new Option<string>("--output", "-o") { Description = "Metadata file to write (replaced whole, never half-written)", Required = true };
         var origin = new Option<string?>("--origin") { Description = "The image the history describes: its size must match, and its mtime becomes the clean baseline" };
         var force = new Option<bool>("--force") { Description = "Replace an existing metadata file (its history is lost); never one a mount holds" };
+        var progress = new ProgressOptions();
         var cmd = new Command("restore", "Build native metadata from era_dump XML") { input, output, origin, force };
-        cmd.SetAction(p => Run(p.GetValue(input)!, p.GetValue(output)!, p.GetValue(origin), p.GetValue(force), p.InvocationConfiguration.Output));
+        progress.AddTo(cmd);
+        cmd.SetAction(p => Run(p.GetValue(input)!, p.GetValue(output)!, p.GetValue(origin), p.GetValue(force), p.InvocationConfiguration.Output, progress.Choice(p)));
         return cmd;
     }
 
-    public static int Run(string xmlPath, string metaPath, string? originPath, bool force, TextWriter stdout)
+    public static int Run(string xmlPath, string metaPath, string? originPath, bool force, TextWriter stdout, ProgressChoice progress)
     {
         ToolFiles.RequireText(xmlPath, "era XML");
         // A first pass only validates (every error is the XML's, reported before any output is claimed);
-        // the second writes, so neither holds more than one element of the document.
-        var shape = new XmlShape();
-        ReadXml(xmlPath, shape);
-        WriteNative(shape.BlockSizeSectors, shape.NrBlocks, (temp, size, mtime) =>
+        // the second writes, so neither holds more than one element of the document. Progress counts
+        // the XML's bytes over both passes, and starts once the superblock has said how large the history is.
+        var xmlBytes = new FileInfo(xmlPath).Length;
+        ProgressMeter? meter = null;
+        var shape = new XmlShape(nrBlocks => meter = progress.Start("restore", nrBlocks, 2 * (ulong)xmlBytes, ProgressUnit.Bytes));
+        try
         {
-            using var writer = new NativeHistoryWriter(temp, size, mtime);
-            ReadXml(xmlPath, writer);
-        }, metaPath, originPath, xmlPath, force, "erafs restore");
+            ReadXml(xmlPath, shape, read => meter?.Report((ulong)read));
+            WriteNative(shape.BlockSizeSectors, shape.NrBlocks, (temp, size, mtime) =>
+            {
+                using var writer = new NativeHistoryWriter(temp, size, mtime);
+                ReadXml(xmlPath, writer, read => meter?.Report((ulong)(xmlBytes + read)));
+            }, metaPath, originPath, xmlPath, force, "erafs restore");
+            meter?.Finish();
+        }
+        finally
+        {
+            meter?.Dispose();
+        }
         stdout.WriteLine($"{metaPath}: restored era {shape.CurrentEra}, {shape.NrBlocks} blocks, {shape.Writesets} writesets from {xmlPath}");
         return (int)ExitCode.Ok;
     }
 
-    private static void ReadXml(string xmlPath, IEraHistoryVisitor visitor)
+    private static void ReadXml(string xmlPath, IEraHistoryVisitor visitor, Action<long> read)
     {
         try
         {
-            using var stream = File.OpenRead(xmlPath);
+            using var stream = new ReportingReadStream(File.OpenRead(xmlPath), read);
             XmlRestoreReader.Read(xmlPath, stream, visitor);
         }
         catch (EraXmlException ex)
@@ -100,15 +113,18 @@ internal static class RestoreVerb
     }
 
     /// <summary>What restore reports of the XML, gathered while it is validated.</summary>
-    private sealed class XmlShape : IEraHistoryVisitor
+    private sealed class XmlShape(Action<ulong> superblockSeen) : IEraHistoryVisitor
     {
         public uint BlockSizeSectors { get; private set; }
         public ulong NrBlocks { get; private set; }
         public uint CurrentEra { get; private set; }
         public int Writesets { get; private set; }
 
-        public void BeginSuperblock(uint blockSizeSectors, ulong nrBlocks, uint currentEra) =>
+        public void BeginSuperblock(uint blockSizeSectors, ulong nrBlocks, uint currentEra)
+        {
             (BlockSizeSectors, NrBlocks, CurrentEra) = (blockSizeSectors, nrBlocks, currentEra);
+            superblockSeen(nrBlocks);
+        }
 
         public void Writeset(uint era, ulong nrBits, IEnumerable<BlockRun> runs) => Writesets++;
 

@@ -11,6 +11,7 @@ internal static class VerbExamples
         ["unmount"] = "erafs unmount /mnt/era",
         ["create"] = "erafs create --origin disk.img --metadata disk.era --block-size 64KiB",
         ["invalidate"] = "erafs invalidate --written-since 3 --format json disk.era",
+        ["copy"] = "erafs copy --written-since 3 --metadata-snapshot --from /mnt/era/device --to backup.img disk.era",
         ["check"] = "erafs check disk.era",
         ["info"] = "erafs info --format json /mnt/era",
         ["dump"] = "erafs dump -o history.xml disk.era",

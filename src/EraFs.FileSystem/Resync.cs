@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EraFs.Core;
 using EraFs.RegionLog;
 using EraFs.Fuse;
 
@@ -10,6 +11,9 @@ namespace EraFs.FileSystem;
 /// </summary>
 public sealed class Resync : IDisposable
 {
+    /// <summary>The longest a resync goes without a progress line while it is running.</summary>
+    public static readonly TimeSpan ProgressLineInterval = TimeSpan.FromSeconds(5);
+
     private readonly RegionTracker _regions;
     private readonly Mirror _mirror;
     private readonly IFuseLog _log;
@@ -19,6 +23,8 @@ public sealed class Resync : IDisposable
     private long _regionsDone;
     private long _bytesCopied;
     private volatile bool _finished;
+    private long _lastTenth;
+    private TimeSpan _lastLine;
 
     public Resync(RegionTracker regions, Mirror mirror, long bytesPerSecond, IFuseLog log)
     {
@@ -69,6 +75,7 @@ public sealed class Resync : IDisposable
                 _regions.EndRecovery(region, ok);
                 if (ok) Interlocked.Increment(ref _regionsDone);
                 var copied = Interlocked.Add(ref _bytesCopied, _mirror.Legs.Count == 0 ? 0 : Math.Min(buffer.Length, _mirror.Size - offset));
+                LogProgress(copied);
                 Throttle(copied);
             }
             _log.Info($"resync {(_stop.IsSet ? "stopped" : "finished")}: {RegionsResynced} region(s), {BytesCopied} bytes in {_clock.Elapsed.TotalSeconds:F1} s");
@@ -82,6 +89,24 @@ public sealed class Resync : IDisposable
             _clock.Stop();
             _finished = true;
         }
+    }
+
+    /// <summary>
+    /// A progress line each tenth of the regions out of sync at mount, or every few seconds when
+    /// tenths are slow, so a foreground mount (and the log) shows the resync moving.
+    /// </summary>
+    private void LogProgress(long copied)
+    {
+        var total = OutOfSyncAtStart;
+        if (total <= 0) return;
+        var tenth = Math.Min(RegionsResynced, total) * 10 / total;
+        var now = _clock.Elapsed;
+        if (tenth <= _lastTenth && now - _lastLine < ProgressLineInterval) return;
+        _lastTenth = tenth;
+        _lastLine = now;
+        var totalBytes = Math.Min(total * (long)_regions.RegionSize, _mirror.Size);
+        _log.Info(ProgressMeter.Describe("resync", (ulong)copied, (ulong)Math.Max(totalBytes, copied), now, ProgressUnit.Bytes, finished: false) +
+                  $", {RegionsResynced} of {total} region(s)");
     }
 
     private void Throttle(long copied)

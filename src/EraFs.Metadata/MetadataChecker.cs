@@ -16,15 +16,27 @@ public sealed record MetadataProblem(ulong Block, string Structure, string Probl
 /// A damaged superblock slot beside a sound one is a warning, not a problem: a torn superblock write
 /// leaves exactly that, by design, but so would damage to a newer commit, so it is never passed over.
 /// </summary>
+/// <summary>
+/// How far a check is: metadata blocks read so far, of the data blocks the file holds (a snapshot
+/// that shares blocks with the live state has some read twice), and the origin blocks the history tracks.
+/// </summary>
+public readonly record struct CheckProgress(ulong BlocksRead, ulong DataBlocks, ulong TrackedBlocks);
+
 public static class MetadataChecker
 {
-    public static IReadOnlyList<MetadataProblem> Check(string path, bool superblockOnly = false, Action<MetadataProblem>? warning = null)
+    /// <summary>
+    /// Every problem in the file; <paramref name="progress"/> hears how far the walk is after each
+    /// block it reads.
+    /// </summary>
+    public static IReadOnlyList<MetadataProblem> Check(string path, bool superblockOnly = false, Action<MetadataProblem>? warning = null,
+        Action<CheckProgress>? progress = null)
     {
         using var device = MetadataFile.Open(path, writable: false);
-        return Check(device, superblockOnly, warning);
+        return Check(device, superblockOnly, warning, progress);
     }
 
-    internal static IReadOnlyList<MetadataProblem> Check(IBlockDevice device, bool superblockOnly, Action<MetadataProblem>? warning = null)
+    internal static IReadOnlyList<MetadataProblem> Check(IBlockDevice device, bool superblockOnly, Action<MetadataProblem>? warning = null,
+        Action<CheckProgress>? progress = null)
     {
         var problems = new List<MetadataProblem>();
         Superblock sb;
@@ -49,7 +61,9 @@ public static class MetadataChecker
         if (superblockOnly || problems.Count > 0) return problems;
 
         var firstData = sb.JournalStart + sb.JournalLength;
-        var walk = new Walk(device, sb, firstData, Math.Min(sb.TotalBlocks, fileBlocks), problems);
+        var walk = new Walk(device, sb, firstData, Math.Min(sb.TotalBlocks, fileBlocks), problems, progress);
+        // Once before the first block, so a listener knows the size of the work even if the walk reads nothing.
+        progress?.Invoke(new CheckProgress(0, Math.Min(sb.TotalBlocks, fileBlocks) - firstData, sb.Geometry.NrBlocks));
         walk.Journal();
         walk.EraTree("era array", sb.EraArrayRoot, sb.CurrentEra, sb.Geometry.NrBlocks);
         walk.BitsetTree("current writeset", sb.CurrentWritesetRoot, sb.Geometry.NrBlocks);
@@ -80,8 +94,11 @@ public static class MetadataChecker
     }
 
     /// <summary>The walk over one state; the live state's blocks may each be reached once, the snapshot may share them.</summary>
-    private sealed class Walk(IBlockDevice device, Superblock sb, ulong firstData, ulong totalBlocks, List<MetadataProblem> problems) : IBlockSource
+    private sealed class Walk(IBlockDevice device, Superblock sb, ulong firstData, ulong totalBlocks, List<MetadataProblem> problems,
+        Action<CheckProgress>? progress) : IBlockSource
     {
+        private ulong _blocksRead;
+
         // Each state may reach a block once; the snapshot gets its own set because it shares with the live state.
         private HashSet<ulong> _reached = [];
 
@@ -94,6 +111,7 @@ public static class MetadataChecker
             var buffer = new byte[BlockFormat.BlockSize];
             BlockIo.ReadBlock(device, blockNr, buffer);
             BlockFormat.Verify(buffer, kind, blockNr, device.Name);
+            progress?.Invoke(new CheckProgress(++_blocksRead, totalBlocks - firstData, sb.Geometry.NrBlocks));
             return buffer;
         }
 

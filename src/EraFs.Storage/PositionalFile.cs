@@ -37,8 +37,9 @@ public sealed unsafe partial class PositionalFile : IDisposable
     /// <summary>
     /// Opens a regular file or block device; with <paramref name="create"/> a missing file is created.
     /// Throws IOException "PATH: cannot open ROLE: reason" (a directory or another kind of file too).
+    /// With <paramref name="direct"/> it opens with O_DIRECT, so transfers must be aligned.
     /// </summary>
-    public static PositionalFile Open(string path, string role, bool writable, bool create = false)
+    public static PositionalFile Open(string path, string role, bool writable, bool create = false, bool direct = false)
     {
         if (Syscall.stat(path, out var st) == 0)
         {
@@ -48,7 +49,7 @@ public sealed unsafe partial class PositionalFile : IDisposable
             if (type != FilePermissions.S_IFREG && type != FilePermissions.S_IFBLK)
                 throw new IOException($"{path}: {role} is neither a regular file nor a block device");
         }
-        var flags = (writable ? OpenFlags.O_RDWR : OpenFlags.O_RDONLY) | OpenFlags.O_CLOEXEC | (create ? OpenFlags.O_CREAT : 0);
+        var flags = (writable ? OpenFlags.O_RDWR : OpenFlags.O_RDONLY) | OpenFlags.O_CLOEXEC | (create ? OpenFlags.O_CREAT : 0) | (direct ? OpenFlags.O_DIRECT : 0);
         var fd = OpenDescriptor(path, flags, out var errno);
         if (fd < 0)
             throw new IOException($"{path}: cannot open {role}{(writable ? " read-write" : "")}: {Describe(errno)}");

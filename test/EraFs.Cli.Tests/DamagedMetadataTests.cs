@@ -123,6 +123,19 @@ public partial class DamagedMetadataTests
     }
 
     [Test]
+    public void A_copy_over_damaged_metadata_exits_3_naming_the_block_and_what_was_copied()
+    {
+        var meta = Restore("copy", EraArrayHistory);
+        DamageOnly(meta, BlockKind.EraPage, seed: 3);
+        var source = _dir.SparseFile("copy-source.img", 40L << 16);
+
+        var r = Erafs.Run("copy", "--written-since", "2", "--from", source, "--to", _dir.File("copy-target.img"), meta);
+        Assert.That(r.ExitCode, Is.EqualTo(3), r.Stderr);
+        Assert.That(r.Stdout, Is.Empty);
+        Assert.That(r.Stderr, Does.StartWith($"erafs: {meta}: block ").And.Contain("(era array page)").And.Contain("every range below byte offset"));
+    }
+
+    [Test]
     public void A_successful_invalidate_still_prints_its_report()
     {
         var meta = Restore("ok", EraArrayHistory);

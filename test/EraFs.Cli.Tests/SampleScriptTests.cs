@@ -52,7 +52,7 @@ public class SampleScriptTests
         Mono.Unix.Native.Syscall.chmod(shim, Mono.Unix.Native.FilePermissions.S_IRWXU);
         var r = RunSample("cache-invalidation.sh", erafs: null, ("WRITE_BLOCKS", "5"), ("PATH", $"{bin}:{Environment.GetEnvironmentVariable("PATH")}"));
         Assert.That(r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries), Is.EqualTo(new[] { "5" }));
-        Assert.That(File.ReadAllText(used), Does.Contain("mount --origin").And.Contain("invalidate --metadata-snapshot"));
+        Assert.That(File.ReadAllText(used), Does.Contain("mount --origin").And.Contain("invalidate --metadata-snapshot").And.Contain("copy --written-since"));
     }
 
     private HostTools.Result RunSample(string script, params (string Name, string Value)[] env) =>
