@@ -323,7 +323,8 @@ def cmd_report(results_dir):
             row = []
             for j in job_ids:
                 parts = []
-                for ref, short in refs:
+                # The clustered log is compared with the single-host mirror it stands beside.
+                for ref, short in refs + ([("erafs-mirror", "mirror")] if c == "erafs-cluster" else []):
                     if ref == c or (ref == "erafs" and not c.startswith("erafs")):
                         continue
                     r = fmt_ratio(val(c, m, j), val(ref, m, j))
@@ -342,6 +343,9 @@ def cmd_report(results_dir):
                 if r is not None:
                     targets.append((f"erafs >= {need}x {ref}", m, JOB_TITLE[j], r, need))
         j = "randwrite4k_qd32"
+        r = fmt_ratio(val("erafs-cluster", m, j), val("erafs-mirror", m, j))
+        if r is not None:
+            targets.append(("erafs-cluster >= 0.9x erafs-mirror", m, JOB_TITLE[j], r, 0.9))
         for ref, need in (("erafs", 0.7), ("qsd", 1.0)):
             r = fmt_ratio(val("erafs-fresh", m, j), val(ref, m, j))
             if r is not None:
