@@ -121,12 +121,15 @@ public partial class ProgressTests
         Assert.That(lines[^1], Does.Contain("128 of 128 region(s)"));
     }
 
-    /// <summary>Metadata for a 64 GiB sparse origin at 64 KiB blocks: 1 Mi blocks, the size at which progress starts on its own.</summary>
+    /// <summary>
+    /// Metadata for a 2 TiB sparse origin, as the trial has it, at 1 MiB blocks: 2 Mi blocks,
+    /// past the 1 Mi at which progress starts on its own, and quick to dump.
+    /// </summary>
     private string LargeMetadata()
     {
-        var origin = _dir.SparseFile("large.img", 64L << 30);
+        var origin = _dir.SparseFile("large.img", 2L << 40);
         var meta = _dir.File("large.era");
-        Erafs.Run("create", "--origin", origin, "--metadata", meta, "--block-size", "64KiB").Ok();
+        Erafs.Run("create", "--origin", origin, "--metadata", meta, "--block-size", "1MiB").Ok();
         return meta;
     }
 
