@@ -10,6 +10,13 @@ namespace EraFs.Daemon;
 /// <summary>Opens a mount's dirty region log (core, disk:PATH or userspace:SOCKET), its mirror legs and the resync.</summary>
 internal static class MirrorSetup
 {
+    /// <summary>
+    /// How often a clustered log clears idle regions. A new mark there costs an etcd round trip, not
+    /// an fdatasync, so regions stay marked longer and more writes find theirs; after a crash at most
+    /// the regions written in the last interval or so are resynced.
+    /// </summary>
+    public static readonly TimeSpan SharedLogCleanInterval = TimeSpan.FromSeconds(10);
+
     /// <summary>The file a disk log spec names (absolute), or null for the other log types.</summary>
     public static string? DiskLogPath(string spec) =>
         spec.StartsWith("disk:", StringComparison.Ordinal) ? Path.GetFullPath(spec["disk:".Length..]) : null;
@@ -94,7 +101,8 @@ internal static class MirrorSetup
                 }
             }
             regionLog = OpenLog(request.LogSpec, origin.Path, origin.Size, request.RegionSize, request.Sync, request.Cluster, line => log.Info(line));
-            var set = new MirrorSet(origin, legs, regionLog, request.ResyncBytesPerSecond, log);
+            var set = new MirrorSet(origin, legs, regionLog, request.ResyncBytesPerSecond, log,
+                regionLog is ISharedRegionLog ? SharedLogCleanInterval : null);
             log.Info($"region log {regionLog.Status(RegionLogStatusType.Table).TrimEnd()}: {set.Regions.InSyncRegions}/{regionLog.RegionCount} regions in sync, {legs.Count} mirror leg(s)");
             return set;
         }
