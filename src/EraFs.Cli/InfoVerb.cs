@@ -1,5 +1,4 @@
 using System.CommandLine;
-using EraFs.Core;
 using EraFs.Tools;
 
 namespace EraFs.Cli;
@@ -61,19 +60,7 @@ internal static class InfoVerb
             return (int)ExitCode.Ok;
         }
         ToolFiles.RequireBinary(target, "EraFs metadata");
-        IReadOnlyList<Fact> facts;
-        try
-        {
-            facts = InfoReport.AtRest(target);
-        }
-        catch (MetadataException ex)
-        {
-            throw new CliException(ex.Message.StartsWith(target, StringComparison.Ordinal) ? ex.Message : $"{target}: {ex.Message}", ExitCode.MetadataDamaged);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"{target}: {ex.Message}");
-        }
+        var facts = MetadataFiles.Guarded(target, () => InfoReport.AtRest(target));
         if (format == FactsFormat.Json) stdout.Write(InfoReport.Json(facts));
         else InfoReport.WriteText(facts, stdout);
         return (int)ExitCode.Ok;

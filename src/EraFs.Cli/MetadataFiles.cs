@@ -11,7 +11,8 @@ internal static class MetadataFiles
     /// <summary>Opens a metadata file read-only (safe while a live mount writes it).</summary>
     public static MetadataReader OpenReader(string path) => Guarded(path, () => MetadataReader.Open(path));
 
-    private static T Guarded<T>(string path, Func<T> open)
+    /// <summary>Runs <paramref name="open"/> on the file, each failure one line naming it (damage exits 3).</summary>
+    public static T Guarded<T>(string path, Func<T> open)
     {
         if (Directory.Exists(path)) throw new CliException($"{path}: is a directory, not a metadata file");
         if (!File.Exists(path)) throw new CliException($"{path}: metadata file does not exist");

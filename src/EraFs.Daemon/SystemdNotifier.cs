@@ -67,7 +67,7 @@ public sealed class SystemdNotifier : IDisposable
         var status = mount.StatusSummary;
         lock (_lock) _lastStatus = status;
         Send($"READY=1\nSTATUS={status}");
-        mount.Stopping += () => Send($"STOPPING=1\nSTATUS={mount.StatusSummary}");
+        mount.Stopping.ContinueWith(_ => Send($"STOPPING=1\nSTATUS={mount.StatusSummary}"), TaskContinuationOptions.ExecuteSynchronously);
         _timer = new Timer(_ => UpdateStatus(mount), null, StatusInterval, StatusInterval);
     }
 

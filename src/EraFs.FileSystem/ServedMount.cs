@@ -53,64 +53,18 @@ public sealed class ServedMount : IDisposable
     public int RequestUnmount(bool lazy)
     {
         var rc = _mount.RequestUnmount(lazy);
-        if (rc == 0) RaiseStopping();
+        if (rc == 0) _stopping.TrySetResult();
         return rc;
     }
 
-    private readonly Lock _stoppingLock = new();
-    private Action? _stopping;
-    private bool _stoppingRaised;
+    // Continuations run on the completing thread, so a notice goes out before the unmount moves on.
+    private readonly TaskCompletionSource _stopping = new();
 
     /// <summary>
-    /// Raised once, when the unmount begins: this process asked for it, or the kernel connection
-    /// ended (umount, erafs unmount); a handler added after that runs at once.
+    /// Completes once, when the unmount begins: this process asked for it, or the kernel connection
+    /// ended (umount, erafs unmount).
     /// </summary>
-    public event Action Stopping
-    {
-        add
-        {
-            lock (_stoppingLock)
-            {
-                if (!_stoppingRaised)
-                {
-                    _stopping += value;
-                    return;
-                }
-            }
-            value();
-        }
-        remove
-        {
-            lock (_stoppingLock) _stopping -= value;
-        }
-    }
-
-    private bool IsStopping
-    {
-        get
-        {
-            lock (_stoppingLock) return _stoppingRaised;
-        }
-    }
-
-    private void RaiseStopping()
-    {
-        Action? handlers;
-        lock (_stoppingLock)
-        {
-            if (_stoppingRaised) return;
-            _stoppingRaised = true;
-            handlers = _stopping;
-        }
-        try
-        {
-            handlers?.Invoke();
-        }
-        catch (Exception ex)
-        {
-            _log.Error($"announcing the unmount failed: {ex.Message}", ex);
-        }
-    }
+    public Task Stopping => _stopping.Task;
 
     /// <summary>One line for a service manager: the era and its writes, the region log's dirty and out-of-sync regions, the state.</summary>
     public string StatusSummary
@@ -134,7 +88,7 @@ public sealed class ServedMount : IDisposable
                 if (!mirror.Resync.Finished && state == "serving") state = "resyncing";
                 if (mirror.Mirror.Legs.Any(l => !l.Healthy)) parts.Add("a mirror leg failed");
             }
-            if (IsStopping) state = "unmounting";
+            if (_stopping.Task.IsCompleted) state = "unmounting";
             parts.Add(state);
             return string.Join("; ", parts);
         }
@@ -211,7 +165,7 @@ public sealed class ServedMount : IDisposable
 
     private void Shutdown()
     {
-        RaiseStopping();
+        _stopping.TrySetResult();
         var rc = _origin.Sync(dataOnly: false);
         if (rc < 0) _log.Error($"{_origin.Path}: final fsync failed: {FuseErrors.Describe(rc)}");
         _mirror?.Close();
