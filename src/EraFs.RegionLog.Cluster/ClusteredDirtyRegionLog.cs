@@ -26,6 +26,8 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
 
     private readonly ClusterLogOptions _options;
     private readonly SharedDiskLayout? _disk;
+    // Clears or sync outcomes committed since the shared file was last written. Under _gate.
+    private bool _diskStale;
     private readonly ClusterKeys _keys;
     private readonly EtcdLogStore _store;
     private readonly RegionLogSync _sync;
@@ -239,8 +241,15 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
             items.AddRange(releases.Where(r => !_pendingSync.ContainsKey(r)).Select(r => new FlushItem(r, FlushKind.Release, false)));
             foreach (var chunk in items.Chunk(RegionsPerTxn)) CommitChunk(chunk);
             // A new mark is on the shared file, synced, before its write may go; a failure here leaves
-            // the marks out of _held, so the tracker's retry writes the file again.
-            _disk?.Write(Node, Interlocked.Read(ref _leaseId), sync: marks.Count > 0);
+            // the marks out of _held, so the tracker's retry writes the file again. Clears and sync
+            // outcomes only make regions cleaner, which can wait for the next renewal: rewriting the
+            // file for each would read the whole log once per resynced region.
+            if (_disk is not null && marks.Count > 0)
+            {
+                _disk.Write(Node, Interlocked.Read(ref _leaseId), sync: true);
+                _diskStale = false;
+            }
+            else if (_disk is not null) _diskStale = true;
             foreach (var r in marks) _held.Add(r);
             foreach (var r in clears) _held.Remove(r);
             foreach (var (r, inSync) in syncs)
@@ -657,6 +666,7 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
                 {
                     _report($"cluster log: looking for dead nodes failed (the next renewal looks again): {e.Message}");
                 }
+                RefreshStaleDisk();
                 continue;
             }
             Fence("its lease expired");
@@ -676,6 +686,24 @@ public sealed class ClusteredDirtyRegionLog : IDirtyRegionLog, ISharedRegionLog
                 // from the start instead of unfencing a node whose held marks are not all back.
                 _store.RevokeLease(Interlocked.Read(ref _leaseId));
                 _report($"cluster node {Node}: re-joining failed, still fenced: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>Writes the shared file when clears or sync outcomes made it stale; a failure is retried at the next renewal.</summary>
+    private void RefreshStaleDisk()
+    {
+        lock (_gate)
+        {
+            if (_disk is null || !_diskStale || _disposed || !MayWrite(out _)) return;
+            try
+            {
+                _disk.Write(Node, Interlocked.Read(ref _leaseId), sync: false);
+                _diskStale = false;
+            }
+            catch (RegionLogException e)
+            {
+                _report($"cluster log {_options.LogName}: {_disk.Path} not brought up to date (the next renewal tries again): {e.Message}");
             }
         }
     }
