@@ -139,16 +139,8 @@ public sealed class MetadataReader : IDisposable
         for (ulong slot = 0; slot < Superblock.SlotCount; slot++) blocks.Add(slot);
         for (ulong i = 0; i < sb.JournalLength; i++) blocks.Add(sb.JournalStart + i);
         void Visit(ulong block) => blocks.Add(block);
-        WritesetBits.Visit(source, sb.CurrentWritesetRoot, Visit);
-        EraArray.Visit(source, sb.EraArrayRoot, Visit);
-        foreach (var archived in ArchiveCatalog.Load(source, sb.CatalogHead, Visit)) WritesetBits.Visit(source, archived.Root, Visit);
-        if (sb.SnapshotRoot != 0)
-        {
-            Visit(sb.SnapshotRoot);
-            var snapshot = SnapshotRootBlock.Load(source, sb.SnapshotRoot);
-            EraArray.Visit(source, snapshot.EraArrayRoot, Visit);
-            foreach (var archived in ArchiveCatalog.Load(source, snapshot.CatalogHead, Visit)) WritesetBits.Visit(source, archived.Root, Visit);
-        }
+        ReachableBlocks.VisitLive(source, sb, Visit);
+        ReachableBlocks.VisitSnapshot(source, sb, Visit);
         return (ulong)blocks.Count;
     }
 

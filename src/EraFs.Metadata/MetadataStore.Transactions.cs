@@ -82,21 +82,7 @@ public sealed partial class MetadataStore
         _space.MarkReachable(block);
     }
 
-    private void VisitLive(Superblock sb, Action<ulong> visit)
-    {
-        WritesetBits.Visit(_space, sb.CurrentWritesetRoot, visit);
-        EraArray.Visit(_space, sb.EraArrayRoot, visit);
-        foreach (var archived in ArchiveCatalog.Load(_space, sb.CatalogHead, visit))
-            WritesetBits.Visit(_space, archived.Root, visit);
-    }
+    private void VisitLive(Superblock sb, Action<ulong> visit) => ReachableBlocks.VisitLive(_space, sb, visit);
 
-    private void VisitSnapshot(Superblock sb, Action<ulong> visit)
-    {
-        if (sb.SnapshotRoot == 0) return;
-        visit(sb.SnapshotRoot);
-        var snapshot = SnapshotRootBlock.Load(_space, sb.SnapshotRoot);
-        EraArray.Visit(_space, snapshot.EraArrayRoot, visit);
-        foreach (var archived in ArchiveCatalog.Load(_space, snapshot.CatalogHead, visit))
-            WritesetBits.Visit(_space, archived.Root, visit);
-    }
+    private void VisitSnapshot(Superblock sb, Action<ulong> visit) => ReachableBlocks.VisitSnapshot(_space, sb, visit);
 }
