@@ -39,6 +39,12 @@ public sealed unsafe class FuseMount : IDisposable
     /// <summary>What was agreed with the kernel at INIT.</summary>
     public FuseConnectionInfo Connection => _initialized.Task.Result;
 
+    /// <summary>The transport requests travel over (never <see cref="FuseTransport.Auto"/>).</summary>
+    public FuseTransport Transport { get; private set; } = FuseTransport.Dev;
+
+    /// <summary>Queues serving requests: io_uring queues (one per CPU), or /dev/fuse serving threads.</summary>
+    public int Queues { get; private set; }
+
     /// <summary>Completes when the kernel connection has ended and the loop has stopped.</summary>
     public Task Completion => _completion.Task;
 

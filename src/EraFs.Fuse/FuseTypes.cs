@@ -106,6 +106,22 @@ public sealed record FuseMountOptions
 
     /// <summary>How long the kernel may cache attributes and lookups.</summary>
     public TimeSpan AttributeTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How requests travel between the kernel and this process; <see cref="FuseTransport.Auto"/> picks io_uring where the kernel offers it.</summary>
+    public FuseTransport Transport { get; init; } = FuseTransport.Auto;
+}
+
+/// <summary>The channel FUSE requests and replies travel over.</summary>
+public enum FuseTransport
+{
+    /// <summary>io_uring where the fuse module's enable_uring is on, /dev/fuse otherwise.</summary>
+    Auto,
+
+    /// <summary>FUSE over io_uring (kernel 6.14+): per-CPU queues of shared request buffers.</summary>
+    IoUring,
+
+    /// <summary>read(2) and write(2) on /dev/fuse, one cloned descriptor per serving thread.</summary>
+    Dev,
 }
 
 /// <summary>A mount could not be made; the message says which path and why.</summary>
