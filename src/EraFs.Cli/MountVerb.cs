@@ -1,6 +1,7 @@
 using System.CommandLine;
 using EraFs.Daemon;
 using EraFs.FileSystem;
+using EraFs.Fuse;
 
 namespace EraFs.Cli;
 
@@ -38,11 +39,13 @@ internal static class MountVerb
             Description = "Seconds ahead the metadata records that this mount may write the origin; an outside write less than this long after a crash can go unnoticed (default 5)",
         };
         var threads = new Option<uint?>("--threads") { Description = "Most threads serving FUSE requests (default 16; each first write waiting for its commit holds one)" };
+        var transport = TransportOption();
         var options = new Option<string[]>("--options", "-o") { Description = MountOptionString.Description, HelpName = "OPTIONS" };
         var cmd = new Command("mount", "Mount ORIGIN as MOUNTPOINT/device; returns once the mount is ready")
         {
             options, origin, metadata, create, blockSize, foreground, allowOther, allowShrink, logFile, child, mountPoint,
             regionLog, regionSize, forceSync, noSync, mirrors, resyncRate, threads, horizon, nonEmpty, cluster, clusterLog, node, lease,
+            transport,
         };
         cmd.SetAction(p =>
         {
@@ -65,12 +68,30 @@ internal static class MountVerb
                 p.GetValue(allowOther), p.GetValue(allowShrink), regions, p.GetValue(threads), WriteHorizon(p.GetValue(horizon)))
             {
                 AllowNonEmpty = p.GetValue(nonEmpty),
+                Transport = p.GetValue(transport),
             };
             return Run(new MountRequest(plan, p.GetValue(foreground), daemonLog, p.GetValue(child), passOn),
                 p.InvocationConfiguration.Output, p.InvocationConfiguration.Error);
         });
         return cmd;
     }
+
+    // A custom parser because the names are the kernel's (io_uring), not the enum's, and a wrong one
+    // should be answered with the choices rather than the CLR type's name.
+    private static Option<FuseTransport> TransportOption() =>
+        new("--transport")
+        {
+            Description = $"How FUSE requests travel: {TransportName.Choices} (default auto: io_uring when the fuse module's enable_uring is on)",
+            HelpName = "auto|io_uring|dev",
+            DefaultValueFactory = _ => FuseTransport.Auto,
+            CustomParser = result =>
+            {
+                var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+                if (TransportName.TryParse(token, out var t)) return t;
+                result.AddError($"--transport: '{token}' is not a transport ({TransportName.Choices})");
+                return FuseTransport.Auto;
+            },
+        };
 
     private static TimeSpan? WriteHorizon(double? seconds) =>
         seconds is null ? null

@@ -60,6 +60,7 @@ public sealed class MountBuilder : IDisposable
                 AllowNonEmpty = plan.AllowNonEmpty,
                 MaxThreads = plan.Threads ?? new FuseMountOptions().MaxThreads,
                 FsName = "erafs:" + plan.Origin,
+                Transport = plan.Transport,
             };
             ServedMount served;
             try
@@ -71,7 +72,7 @@ public sealed class MountBuilder : IDisposable
             {
                 throw new MountRefusedException(ex.Message, inner: ex);
             }
-            log.Info($"serving {origin.Path} ({origin.Size} bytes) on {served.MountPoint}" +
+            log.Info($"serving {origin.Path} ({origin.Size} bytes) on {served.MountPoint} over {TransportName.Of(served.Transport)} ({served.Queues} queues)" +
                      (tracker is null ? " without tracking" : $"; {tracker.StatusLine}"));
             return new MountBuilder(claims, snapshotView, served);
         }

@@ -1,3 +1,4 @@
+using EraFs.Fuse;
 using EraFs.RegionLog;
 using EraFs.RegionLog.Cluster;
 
@@ -18,6 +19,9 @@ public sealed record MountPlan(
 {
     /// <summary>Mount over a directory that is not empty (<c>--nonempty</c>).</summary>
     public bool AllowNonEmpty { get; init; }
+
+    /// <summary>How FUSE requests travel (<c>--transport</c>); auto takes io_uring where the kernel has it switched on.</summary>
+    public FuseTransport Transport { get; init; } = FuseTransport.Auto;
 
     /// <summary>The tracking block size a new history gets when none is asked for.</summary>
     public const uint DefaultBlockSize = 64 * 1024;

@@ -46,6 +46,12 @@ public sealed class ServedMount : IDisposable
 
     public string MountPoint => _mount.MountPoint;
 
+    /// <summary>The transport the mount serves over, as chosen at mount (never auto).</summary>
+    public FuseTransport Transport => _mount.Transport;
+
+    /// <summary>Queues (io_uring) or threads (/dev/fuse) serving requests.</summary>
+    public int Queues => _mount.Queues;
+
     /// <summary>Ends after the mount is gone and the origin and history were closed.</summary>
     public Task Completion => _completion;
 
@@ -109,6 +115,8 @@ public sealed class ServedMount : IDisposable
             .Counter("erafs_device_discards_total", "Discards and zeroings of MOUNT/device (fallocate) that reached the origin.", c.Discards)
             .Counter("erafs_device_discarded_bytes_total", "Bytes discarded or zeroed.", c.BytesDiscarded)
             .Counter("erafs_device_failed_writes_total", "Writes and discards answered with an error.", c.FailedWrites)
+            .Gauge("erafs_fuse_queues", "Queues serving FUSE requests, by the transport they travel over.", Queues,
+                ("transport", TransportName.Of(Transport)))
             .Family("erafs_control_writes_total", "Writes to the control files (checkpoint, message, ...), by file and result.", "counter",
                 c.ControlWrites.Select(w => (new[] { ("file", w.Control), ("result", w.Accepted ? "accepted" : "refused") }, (double)w.Count)));
         if (_tracker is { } tracker)
@@ -155,6 +163,8 @@ public sealed class ServedMount : IDisposable
         if (_tracker is null) yield return ("origin_size", _origin.Size.ToString(CultureInfo.InvariantCulture));
         yield return ("tracking", _tracker is null ? "off" : "era");
         yield return ("max_write", _fileSystem.Connection?.MaxWrite.ToString(CultureInfo.InvariantCulture) ?? "-");
+        yield return ("transport", TransportName.Of(Transport));
+        yield return ("queues", Queues.ToString(CultureInfo.InvariantCulture));
         yield return ("largest_write_seen", w.ToString(CultureInfo.InvariantCulture));
         yield return ("largest_read_seen", r.ToString(CultureInfo.InvariantCulture));
         if (_mirror is not null)
