@@ -1,12 +1,11 @@
-using System.Runtime.InteropServices;
 using System.Text;
 using EraFs.Fuse.Native;
 
 namespace EraFs.Fuse;
 
 /// <summary>
-/// One live FUSE mount of a <see cref="FuseFileSystem"/>, served by libfuse's multi-threaded loop
-/// inside this process (never forked). <see cref="Mount"/> returns once the kernel has initialised
+/// One live FUSE mount of a <see cref="FuseFileSystem"/>, served inside this process (never forked)
+/// by EraFs's own protocol over /dev/fuse or io_uring; libfuse only makes and removes the mount. <see cref="Mount"/> returns once the kernel has initialised
 /// the connection; <see cref="Completion"/> ends when the mount is gone.
 /// </summary>
 public sealed unsafe class FuseMount : IDisposable
@@ -15,11 +14,10 @@ public sealed unsafe class FuseMount : IDisposable
     private readonly IFuseLog _log;
     private readonly FuseMountOptions _options;
     private readonly string _mountPoint;
-    private readonly TaskCompletionSource<FuseConnectionInfo> _initialized = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly NativeBufferPool _readBuffers;
-    private readonly double _attrTimeout;
-    private GCHandle _self;
+    private FuseDispatcher? _dispatcher;
+    private DevTransport? _dev;
+    private UringTransport? _uring;
     private nint _session;
     private int _disposed;
 
@@ -29,18 +27,16 @@ public sealed unsafe class FuseMount : IDisposable
         _mountPoint = mountPoint;
         _options = options;
         _log = log;
-        _attrTimeout = options.AttributeTimeout.TotalSeconds;
-        _readBuffers = new NativeBufferPool((int)Math.Max(options.MaxWrite, 128 * 1024));
     }
 
     /// <summary>The directory this file system is mounted on.</summary>
     public string MountPoint => _mountPoint;
 
     /// <summary>What was agreed with the kernel at INIT.</summary>
-    public FuseConnectionInfo Connection => _initialized.Task.Result;
+    public FuseConnectionInfo Connection => _dispatcher!.Initialized.Result;
 
     /// <summary>The transport requests travel over (never <see cref="FuseTransport.Auto"/>).</summary>
-    public FuseTransport Transport { get; private set; } = FuseTransport.Dev;
+    public FuseTransport Transport { get; private set; }
 
     /// <summary>Queues serving requests: io_uring queues (one per CPU), or /dev/fuse serving threads.</summary>
     public int Queues { get; private set; }
@@ -70,15 +66,93 @@ public sealed unsafe class FuseMount : IDisposable
 
     private void Start()
     {
-        _self = GCHandle.Alloc(this);
+        Transport = ChooseTransport(_options.Transport, UringParameter.Read(), _log);
+        OpenSession();
+        _dispatcher = new FuseDispatcher(_fileSystem, _options, _log, offerUring: Transport == FuseTransport.IoUring);
+        var fd = LibFuse.fuse_session_fd(_session);
+        _dev = new DevTransport(fd, _dispatcher, _options.MaxWrite, _log);
+        // INIT always arrives on /dev/fuse. Over io_uring the /dev/fuse thread stays for what the
+        // kernel keeps sending there (INTERRUPT, and every request until the queues are registered).
+        _dev.Start(Transport == FuseTransport.Dev ? (int)Math.Max(1, _options.MaxThreads) - 1 : 0, "fuse-dev");
+        _ = _dev.Completion.ContinueWith(_ => ConnectionGone(), TaskScheduler.Default);
+        var done = Task.WhenAny(_dispatcher.Initialized, _dev.Completion, Task.Delay(TimeSpan.FromSeconds(30))).Result;
+        if (done != _dispatcher.Initialized || !_dispatcher.Initialized.IsCompletedSuccessfully)
+        {
+            RequestUnmount(lazy: true);
+            var why = _dispatcher.Initialized.IsFaulted ? _dispatcher.Initialized.Exception!.InnerException!.Message : "the kernel never initialised the FUSE connection";
+            throw new FuseMountException($"{_mountPoint}: {why}");
+        }
+        var c = _dispatcher.Initialized.Result;
+        if (Transport == FuseTransport.IoUring)
+        {
+            if (!_dispatcher.UringAgreed)
+            {
+                RequestUnmount(lazy: true);
+                throw new FuseMountException($"{_mountPoint}: the kernel did not offer FUSE_OVER_IO_URING at INIT although {UringParameter.Path} is on");
+            }
+            try
+            {
+                _uring = UringTransport.Start(fd, _dispatcher, Math.Max(c.MaxWrite, c.MaxRead), (int)_options.MaxThreads, _log);
+            }
+            catch (IOException ex)
+            {
+                RequestUnmount(lazy: true);
+                throw new FuseMountException($"{_mountPoint}: FUSE over io_uring could not start: {ex.Message}");
+            }
+            Queues = _uring.Queues;
+        }
+        else
+        {
+            Queues = _dev.Threads;
+        }
+        var serving = _uring is { } u ? $"io_uring, {u.Queues} queues of {u.ThreadsPerQueue} threads" : $"/dev/fuse, {Queues} threads";
+        _log.Info($"mounted {_mountPoint} over {serving}: FUSE protocol {c.ProtoMajor}.{c.ProtoMinor}, " +
+                  $"max_write {c.MaxWrite} bytes (asked {_options.MaxWrite}; kernel max_pages_limit {c.MaxPagesLimit} pages), " +
+                  $"max_background {_options.MaxBackground}, capable 0x{c.Capable:x}, want 0x{c.Want:x}");
+    }
+
+    /// <summary>
+    /// The transport a mount will use: <paramref name="requested"/> unless it is auto, which takes
+    /// io_uring exactly when the module switch is on. Logs why.
+    /// </summary>
+    /// <exception cref="FuseMountException">io_uring was asked for and the switch is off or absent.</exception>
+    public static FuseTransport ChooseTransport(FuseTransport requested, bool? uringSwitch, IFuseLog log)
+    {
+        var state = uringSwitch switch { true => "on", false => "off", null => "absent (this kernel has no FUSE over io_uring)" };
+        switch (requested)
+        {
+            case FuseTransport.Dev:
+                log.Info($"transport dev: asked for; {UringParameter.Path} is {state}");
+                return FuseTransport.Dev;
+            case FuseTransport.IoUring when uringSwitch == true:
+                log.Info($"transport io_uring: asked for; {UringParameter.Path} is on");
+                return FuseTransport.IoUring;
+            case FuseTransport.IoUring:
+                throw new FuseMountException(uringSwitch == false
+                    ? $"--transport io_uring needs {UringParameter.Path} on (it is off); switch it on with: {UringParameter.HowToEnable}"
+                    : $"--transport io_uring needs FUSE over io_uring, and {UringParameter.Path} is absent: this kernel lacks it (6.14+ with CONFIG_FUSE_IO_URING)");
+            default:
+                var chosen = uringSwitch == true ? FuseTransport.IoUring : FuseTransport.Dev;
+                log.Info(chosen == FuseTransport.IoUring
+                    ? $"transport io_uring: auto, because {UringParameter.Path} is on"
+                    : $"transport dev: auto, because {UringParameter.Path} is {state} ({UringParameter.HowToEnable} to use io_uring)");
+                return chosen;
+        }
+    }
+
+    // libfuse makes the mount (mount(2) as root, fusermount3 otherwise) and opens /dev/fuse; it
+    // never reads the descriptor, which is ours from here on.
+    private void OpenSession()
+    {
         var args = BuildArguments();
+        var ops = stackalloc byte[sizeof(fuse_lowlevel_ops)];
+        new Span<byte>(ops, sizeof(fuse_lowlevel_ops)).Clear();
         try
         {
-            var ops = FuseOperations.Table;
             fixed (byte** argv = args.Pointers)
             {
                 var fargs = new fuse_args { argc = args.Pointers.Length - 1, argv = argv, allocated = 0 };
-                _session = LibFuse.fuse_session_new(&fargs, ops, (nuint)sizeof(fuse_lowlevel_ops), GCHandle.ToIntPtr(_self));
+                _session = LibFuse.fuse_session_new(&fargs, (fuse_lowlevel_ops*)ops, (nuint)sizeof(fuse_lowlevel_ops), 0);
                 if (fargs.allocated != 0) LibFuse.fuse_opt_free_args(&fargs);
             }
         }
@@ -86,11 +160,7 @@ public sealed unsafe class FuseMount : IDisposable
         {
             args.Dispose();
         }
-        if (_session == 0)
-        {
-            _self.Free();
-            throw new FuseMountException($"{_mountPoint}: libfuse refused the mount options (see the message above)");
-        }
+        if (_session == 0) throw new FuseMountException($"{_mountPoint}: libfuse refused the mount options (see the message above)");
 
         var mp = Encoding.UTF8.GetBytes(_mountPoint + "\0");
         fixed (byte* p = mp)
@@ -99,50 +169,29 @@ public sealed unsafe class FuseMount : IDisposable
             {
                 LibFuse.fuse_session_destroy(_session);
                 _session = 0;
-                _self.Free();
                 throw new FuseMountException($"{_mountPoint}: mount failed (is /dev/fuse usable and fusermount3 installed?)");
             }
         }
-
-        var loop = new Thread(RunLoop) { IsBackground = true, Name = "fuse-loop" };
-        loop.Start();
-        var done = Task.WhenAny(_initialized.Task, _completion.Task, Task.Delay(TimeSpan.FromSeconds(30))).Result;
-        if (done != _initialized.Task)
-        {
-            RequestUnmount(lazy: true);
-            throw new FuseMountException($"{_mountPoint}: the kernel never initialised the FUSE connection");
-        }
-        var c = _initialized.Task.Result;
-        _log.Info($"mounted {_mountPoint}: FUSE protocol {c.ProtoMajor}.{c.ProtoMinor}, max_write {c.MaxWrite} bytes " +
-                  $"(asked {_options.MaxWrite}; kernel max_pages_limit {c.MaxPagesLimit} pages), " +
-                  $"max_background {_options.MaxBackground}, capable 0x{c.Capable:x}, want 0x{c.Want:x}, up to {_options.MaxThreads} threads");
     }
 
-    private void RunLoop()
+    // The /dev/fuse threads see ENODEV once the kernel connection is gone, after the last user of a
+    // lazily detached mount let go.
+    private void ConnectionGone()
     {
-        // A daemon serving a loop device on the same host must not recurse into its own I/O when
-        // the kernel reclaims memory. The flag is per task and inherited by the worker threads
-        // libfuse creates from this one.
-        if (Libc.prctl(Libc.PR_SET_IO_FLUSHER, 1, 0, 0, 0) != 0)
-            _log.Info($"PR_SET_IO_FLUSHER not set: {FuseErrors.Describe(Marshal.GetLastPInvokeError())}");
-        var config = LibFuse.fuse_loop_cfg_create();
         try
         {
-            LibFuse.fuse_loop_cfg_set_max_threads(config, _options.MaxThreads);
-            LibFuse.fuse_loop_cfg_set_clone_fd(config, _options.CloneFd ? 1u : 0u);
-            var rc = LibFuse.fuse_session_loop_mt_312(_session, config);
-            if (rc != 0) _log.Info($"FUSE loop for {_mountPoint} ended with {rc}");
-        }
-        catch (Exception ex)
-        {
-            _log.Error($"FUSE loop for {_mountPoint} failed", ex);
-        }
-        finally
-        {
-            LibFuse.fuse_loop_cfg_destroy(config);
+            _uring?.Stop();
+            _dispatcher!.ConnectionEnded();
             LibFuse.fuse_session_unmount(_session);
             LibFuse.fuse_session_destroy(_session);
             _session = 0;
+        }
+        catch (Exception ex)
+        {
+            _log.Error($"closing the FUSE session of {_mountPoint} failed", ex);
+        }
+        finally
+        {
             _completion.TrySetResult();
         }
     }
@@ -173,13 +222,11 @@ public sealed unsafe class FuseMount : IDisposable
     public void Dispose(TimeSpan wait)
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        if (_session != 0 && !_completion.Task.IsCompleted)
+        if (_session != 0 && _dev != null && !_completion.Task.IsCompleted)
         {
             RequestUnmount(lazy: true);
             _completion.Task.Wait(wait);
         }
-        if (_self.IsAllocated && _completion.Task.IsCompleted) _self.Free();
-        _readBuffers.Dispose();
     }
 
     private NativeArgv BuildArguments()
@@ -195,42 +242,4 @@ public sealed unsafe class FuseMount : IDisposable
 
     // fuse_opt treats ',' as a separator and '\' as an escape.
     private static string EscapeOption(string value) => value.Replace("\\", "\\\\").Replace(",", "\\,");
-
-    internal FuseFileSystem FileSystem => _fileSystem;
-
-    internal double AttrTimeout => _attrTimeout;
-
-    internal NativeBufferPool ReadBuffers => _readBuffers;
-
-    internal void LogHandlerException(string op, ulong inode, Exception ex) =>
-        _log.Error($"{op} handler on inode {inode} threw {ex.GetType().Name}: {ex.Message}; answered EIO", ex);
-
-    internal void OnInit(fuse_conn_info* conn)
-    {
-        conn->max_write = _options.MaxWrite;
-        conn->max_background = _options.MaxBackground;
-        // The kernel marks the connection congested at this many background requests (3/4, as its default).
-        conn->congestion_threshold = _options.MaxBackground * 3 / 4;
-        var info = new FuseConnectionInfo(conn->proto_major, conn->proto_minor, conn->max_write, conn->max_read,
-            conn->max_readahead, conn->capable, conn->want, ReadMaxPagesLimit());
-        _fileSystem.Initialized(info);
-        _initialized.TrySetResult(info);
-    }
-
-    // The kernel caps max_pages (and so max_write) at this sysctl; it is not told back to the daemon.
-    private static int ReadMaxPagesLimit()
-    {
-        try
-        {
-            return int.Parse(File.ReadAllText("/proc/sys/fs/fuse/max_pages_limit").Trim());
-        }
-        catch (IOException)
-        {
-            return 256;
-        }
-    }
-
-    internal static FuseMount FromUserData(nint userdata) => (FuseMount)GCHandle.FromIntPtr(userdata).Target!;
-
-    internal static FuseMount FromRequest(nint req) => FromUserData(LibFuse.fuse_req_userdata(req));
 }

@@ -50,15 +50,15 @@ public enum FuseSetAttr
     Ctime = 1 << 10,
 }
 
-/// <summary>What libfuse and the kernel agreed on at INIT.</summary>
+/// <summary>What this process and the kernel agreed on at INIT; <c>Capable</c> and <c>Want</c> are the 64 INIT flag bits (flags2 high).</summary>
 public sealed record FuseConnectionInfo(
     uint ProtoMajor,
     uint ProtoMinor,
     uint MaxWrite,
     uint MaxRead,
     uint MaxReadahead,
-    uint Capable,
-    uint Want,
+    ulong Capable,
+    ulong Want,
     int MaxPagesLimit);
 
 /// <summary>Where the binding reports what it does and what went wrong.</summary>
@@ -88,7 +88,8 @@ public sealed record FuseMountOptions
     public uint MaxWrite { get; init; } = 1 << 20;
 
     /// <summary>
-    /// Most threads serving requests at once. A write waiting for a metadata commit holds its thread,
+    /// Most threads serving requests at once (over io_uring: shared out among the per-CPU queues, at
+    /// least two each, every thread with one ring entry). A write waiting for a metadata commit holds its thread,
     /// so this also bounds how many first writes one group commit can carry; but on 2 cores 64 threads
     /// cost repeat writes a third of their IOPS (4k QD32, loop direct I/O: 22k vs 33k at 16) while
     /// first writes did no better at 32 or 64 than at 16.
@@ -101,8 +102,6 @@ public sealed record FuseMountOptions
     /// </summary>
     public uint MaxBackground { get; init; } = 64;
 
-    /// <summary>One /dev/fuse descriptor per thread, so threads do not contend on one queue.</summary>
-    public bool CloneFd { get; init; } = true;
 
     /// <summary>How long the kernel may cache attributes and lookups.</summary>
     public TimeSpan AttributeTimeout { get; init; } = TimeSpan.FromSeconds(1);
