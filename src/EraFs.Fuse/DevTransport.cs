@@ -26,6 +26,7 @@ internal sealed unsafe class DevTransport
     private readonly int _replyBufferSize;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _running;
+    private long _served;
 
     /// <param name="sessionFd">The connection's descriptor; the transport reads it but does not close it.</param>
     /// <param name="dispatcher">Serves each request read.</param>
@@ -43,6 +44,9 @@ internal sealed unsafe class DevTransport
 
     /// <summary>Completes when every serving thread has seen the connection end.</summary>
     public Task Completion => _completion.Task;
+
+    /// <summary>Requests read from /dev/fuse so far.</summary>
+    public long Served => Interlocked.Read(ref _served);
 
     /// <summary>Serving threads started.</summary>
     public int Threads { get; private set; }
@@ -125,6 +129,7 @@ internal sealed unsafe class DevTransport
             return false;
         }
         if (n == 0) return false;
+        Interlocked.Increment(ref _served);
         var rc = _dispatcher.DispatchDevRequest(new ReadOnlySpan<byte>(request, (int)n), new Span<byte>(reply, _replyBufferSize), out var header);
         if (rc == FuseDispatcher.NoReply) return true;
         var payload = rc > 0 ? rc : 0;

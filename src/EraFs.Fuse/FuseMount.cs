@@ -41,6 +41,12 @@ public sealed unsafe class FuseMount : IDisposable
     /// <summary>Queues serving requests: io_uring queues (one per CPU), or /dev/fuse serving threads.</summary>
     public int Queues { get; private set; }
 
+    /// <summary>Requests that came over /dev/fuse (INIT and INTERRUPT always do, even with io_uring).</summary>
+    public long RequestsOverDev => _dev?.Served ?? 0;
+
+    /// <summary>Requests that came over io_uring.</summary>
+    public long RequestsOverUring => _uring?.Served ?? 0;
+
     /// <summary>Completes when the kernel connection has ended and the loop has stopped.</summary>
     public Task Completion => _completion.Task;
 

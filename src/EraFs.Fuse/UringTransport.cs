@@ -31,6 +31,7 @@ internal sealed unsafe class UringTransport
     private readonly int _payloadSize;
     private readonly List<Thread> _threads = [];
     private readonly CountdownEvent _registered;
+    private long _served;
     private int _failures;
     private string? _firstFailure;
     private volatile bool _stopping;
@@ -48,6 +49,9 @@ internal sealed unsafe class UringTransport
 
     /// <summary>Queues registered: one per possible CPU, as the kernel requires before it uses the ring.</summary>
     public int Queues { get; }
+
+    /// <summary>Requests fetched through the ring so far.</summary>
+    public long Served => Interlocked.Read(ref _served);
 
     /// <summary>Serving threads (each with one ring entry) per queue.</summary>
     public int ThreadsPerQueue { get; }
@@ -183,6 +187,7 @@ internal sealed unsafe class UringTransport
                     _log.Error($"io_uring entry on queue {qid} failed: {FuseErrors.Describe(-cqe.res)}; this serving thread stops");
                     return;
                 }
+                Interlocked.Increment(ref _served);
                 Answer(header, payload);
                 Commit(ring, qid, header);
             }

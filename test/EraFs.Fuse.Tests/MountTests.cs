@@ -2,12 +2,45 @@ using EraFs.TestSupport;
 
 namespace EraFs.Fuse.Tests;
 
-/// <summary>Real mounts of the smallest file system: serving, the EIO boundary, unmounting and refused mounts.</summary>
-[TestFixture]
+/// <summary>Real mounts of the smallest file system, on each transport: serving, the EIO boundary, unmounting and refused mounts.</summary>
+[TestFixtureSource(typeof(TransportSwitch), nameof(TransportSwitch.Both))]
 [Category("Mount")]
-public class MountTests
+public class MountTests(FuseTransport transport)
 {
     private TestDirectory _dir = null!;
+    private TransportSwitch? _switch;
+
+    [OneTimeSetUp]
+    public void UseTransport() => _switch = TransportSwitch.Use(transport);
+
+    [OneTimeTearDown]
+    public void RestoreSwitch() => _switch?.Dispose();
+
+    private FuseMountOptions Options() => new() { Transport = transport };
+
+    [Test]
+    public void Requests_travel_over_the_chosen_transport()
+    {
+        var mp = _dir.Subdirectory("mnt");
+        var log = new MemoryLog();
+        using var mount = FuseMount.Mount(new HelloFileSystem(), mp, Options(), log);
+        Assert.That(File.ReadAllBytes(Path.Combine(mp, "hello")), Is.EqualTo(HelloFileSystem.Greeting));
+        Assert.That(mount.Transport, Is.EqualTo(transport));
+        if (transport == FuseTransport.IoUring)
+        {
+            // The lookup, open, read and release of the file above came through the ring.
+            Assert.That(mount.RequestsOverUring, Is.GreaterThanOrEqualTo(3));
+            Assert.That(mount.Queues, Is.EqualTo(UringTransport.PossibleCpus()));
+            Assert.That(mount.Connection.Want & Kernel.FuseAbi.FUSE_OVER_IO_URING, Is.Not.Zero);
+            Assert.That(log.Lines, Has.Some.Contains("over io_uring"));
+        }
+        else
+        {
+            Assert.That(mount.RequestsOverDev, Is.GreaterThanOrEqualTo(4), "INIT, lookup, open, read");
+            Assert.That(mount.RequestsOverUring, Is.Zero);
+            Assert.That(mount.Connection.Want & Kernel.FuseAbi.FUSE_OVER_IO_URING, Is.Zero);
+        }
+    }
 
     [SetUp]
     public void SetUp()
@@ -29,7 +62,7 @@ public class MountTests
         var mp = _dir.Subdirectory("mnt");
         var fs = new HelloFileSystem();
         var log = new MemoryLog();
-        using var mount = FuseMount.Mount(fs, mp, new FuseMountOptions(), log);
+        using var mount = FuseMount.Mount(fs, mp, Options(), log);
 
         Assert.That(File.ReadAllBytes(Path.Combine(mp, "hello")), Is.EqualTo(HelloFileSystem.Greeting));
         Assert.That(Directory.GetFiles(mp).Select(Path.GetFileName), Is.EquivalentTo(new[] { "hello", "boom" }));
@@ -45,7 +78,7 @@ public class MountTests
         var mp = _dir.Subdirectory("mnt");
         var fs = new HelloFileSystem();
         var log = new MemoryLog();
-        using var mount = FuseMount.Mount(fs, mp, new FuseMountOptions(), log);
+        using var mount = FuseMount.Mount(fs, mp, Options(), log);
         Assert.That(mount.Connection.MaxWrite, Is.EqualTo(1u << 20));
         Assert.That(fs.Connection, Is.Not.Null);
         Assert.That(log.Lines, Has.Some.Contains("max_write 1048576"));
@@ -58,7 +91,7 @@ public class MountTests
         const string connections = "/sys/fs/fuse/connections";
         if (!MountPointCheck.IsMountPoint(connections)) HostTools.Run("mount", "-t", "fusectl", "none", connections).Ok();
         var mp = _dir.Subdirectory("mnt");
-        using var mount = FuseMount.Mount(new HelloFileSystem(), mp, new FuseMountOptions { MaxBackground = 48 }, new MemoryLog());
+        using var mount = FuseMount.Mount(new HelloFileSystem(), mp, Options() with { MaxBackground = 48 }, new MemoryLog());
         // fusectl names each connection by the minor number of the mount's device.
         Assert.That(Mono.Unix.Native.Syscall.stat(mp, out var st), Is.Zero);
         var minor = (st.st_dev & 0xff) | ((st.st_dev >> 12) & 0xfff00);
@@ -71,7 +104,7 @@ public class MountTests
     {
         var mp = _dir.Subdirectory("mnt");
         var log = new MemoryLog();
-        using var mount = FuseMount.Mount(new HelloFileSystem(), mp, new FuseMountOptions(), log);
+        using var mount = FuseMount.Mount(new HelloFileSystem(), mp, Options(), log);
 
         var ex = Assert.Throws<IOException>(() => File.ReadAllBytes(Path.Combine(mp, "boom")));
         Assert.That(ex!.Message, Does.Contain("Input/output error"));
@@ -87,7 +120,7 @@ public class MountTests
     public void Unmount_is_refused_while_a_file_is_open()
     {
         var mp = _dir.Subdirectory("mnt");
-        using var mount = FuseMount.Mount(new HelloFileSystem(), mp, new FuseMountOptions(), new MemoryLog());
+        using var mount = FuseMount.Mount(new HelloFileSystem(), mp, Options(), new MemoryLog());
         using (File.OpenRead(Path.Combine(mp, "hello")))
         {
             Assert.That(mount.RequestUnmount(lazy: false), Is.EqualTo(FuseErrors.EBUSY));
@@ -100,7 +133,7 @@ public class MountTests
     public void Missing_mount_point_is_refused_by_name()
     {
         var mp = _dir.File("absent");
-        var ex = Assert.Throws<FuseMountException>(() => FuseMount.Mount(new HelloFileSystem(), mp, new FuseMountOptions(), new MemoryLog()));
+        var ex = Assert.Throws<FuseMountException>(() => FuseMount.Mount(new HelloFileSystem(), mp, Options(), new MemoryLog()));
         Assert.That(ex!.Message, Is.EqualTo($"{mp}: mount point does not exist"));
     }
 
@@ -108,7 +141,7 @@ public class MountTests
     public void Mount_point_that_is_a_file_is_refused()
     {
         var mp = _dir.SparseFile("file", 10);
-        var ex = Assert.Throws<FuseMountException>(() => FuseMount.Mount(new HelloFileSystem(), mp, new FuseMountOptions(), new MemoryLog()));
+        var ex = Assert.Throws<FuseMountException>(() => FuseMount.Mount(new HelloFileSystem(), mp, Options(), new MemoryLog()));
         Assert.That(ex!.Message, Is.EqualTo($"{mp}: mount point is not a directory"));
         Assert.That(MountPointCheck.IsMountPoint(mp), Is.False);
     }
@@ -117,8 +150,8 @@ public class MountTests
     public void Busy_mount_point_is_refused_and_the_first_mount_is_untouched()
     {
         var mp = _dir.Subdirectory("mnt");
-        using var first = FuseMount.Mount(new HelloFileSystem(), mp, new FuseMountOptions(), new MemoryLog());
-        var ex = Assert.Throws<FuseMountException>(() => FuseMount.Mount(new HelloFileSystem(), mp, new FuseMountOptions(), new MemoryLog()));
+        using var first = FuseMount.Mount(new HelloFileSystem(), mp, Options(), new MemoryLog());
+        var ex = Assert.Throws<FuseMountException>(() => FuseMount.Mount(new HelloFileSystem(), mp, Options(), new MemoryLog()));
         Assert.That(ex!.Message, Does.Contain("mount point is busy"));
         Assert.That(File.ReadAllBytes(Path.Combine(mp, "hello")), Is.EqualTo(HelloFileSystem.Greeting));
     }
@@ -128,7 +161,7 @@ public class MountTests
     {
         var mp = _dir.Subdirectory("mnt");
         MountPointCheck.FuseDevice = _dir.File("no-such-fuse");
-        var ex = Assert.Throws<FuseMountException>(() => FuseMount.Mount(new HelloFileSystem(), mp, new FuseMountOptions(), new MemoryLog()));
+        var ex = Assert.Throws<FuseMountException>(() => FuseMount.Mount(new HelloFileSystem(), mp, Options(), new MemoryLog()));
         Assert.That(ex!.Message, Does.Contain("no-such-fuse: missing"));
         Assert.That(MountPointCheck.IsMountPoint(mp), Is.False);
     }
