@@ -206,7 +206,7 @@ internal struct io_sqring_offsets
     public uint dropped;
     public uint array;
     public uint resv1;
-    public ulong user_addr;
+    public ulong resv2;
 }
 
 /// <summary>struct io_cqring_offsets.</summary>
@@ -221,7 +221,7 @@ internal struct io_cqring_offsets
     public uint cqes;
     public uint flags;
     public uint resv1;
-    public ulong user_addr;
+    public ulong resv2;
 }
 
 /// <summary>struct io_uring_params: what io_uring_setup is asked for and answers.</summary>

@@ -1,8 +1,9 @@
 /* Prints the size and field offsets of every struct EraFs.Fuse declares: the kernel's FUSE ABI
- * (linux/fuse.h) and the two libfuse3 structs it still passes, checked against this machine's headers. */
+ * (linux/fuse.h), the io_uring ABI (linux/io_uring.h) and the two libfuse3 structs it still passes, checked against this machine's headers. */
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
+#include <linux/io_uring.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -40,6 +41,23 @@ int main(void)
     SIZE(fuse_interrupt_in); OFF(fuse_interrupt_in, unique);
     SIZE(fuse_kstatfs); OFF(fuse_kstatfs, blocks); OFF(fuse_kstatfs, bfree); OFF(fuse_kstatfs, bavail); OFF(fuse_kstatfs, files); OFF(fuse_kstatfs, ffree); OFF(fuse_kstatfs, bsize); OFF(fuse_kstatfs, namelen); OFF(fuse_kstatfs, frsize); OFF(fuse_kstatfs, padding); OFF(fuse_kstatfs, spare);
     SIZE(fuse_dirent); OFF(fuse_dirent, ino); OFF(fuse_dirent, off); OFF(fuse_dirent, namelen); OFF(fuse_dirent, type);
+#ifdef FUSE_URING_IN_OUT_HEADER_SZ
+    SIZE(fuse_uring_ent_in_out); OFF(fuse_uring_ent_in_out, flags); OFF(fuse_uring_ent_in_out, commit_id);
+    OFF(fuse_uring_ent_in_out, payload_sz); OFF(fuse_uring_ent_in_out, padding); OFF(fuse_uring_ent_in_out, reserved);
+    SIZE(fuse_uring_req_header); OFF(fuse_uring_req_header, in_out); OFF(fuse_uring_req_header, op_in);
+    OFF(fuse_uring_req_header, ring_ent_in_out);
+    SIZE(fuse_uring_cmd_req); OFF(fuse_uring_cmd_req, flags); OFF(fuse_uring_cmd_req, commit_id);
+    OFF(fuse_uring_cmd_req, qid); OFF(fuse_uring_cmd_req, padding);
+#endif
+/* The io_uring ABI the FUSE ring is driven through. */
+    SIZE(io_uring_sqe); OFF(io_uring_sqe, opcode); OFF(io_uring_sqe, flags); OFF(io_uring_sqe, ioprio); OFF(io_uring_sqe, fd); OFF(io_uring_sqe, cmd_op); OFF(io_uring_sqe, addr); OFF(io_uring_sqe, len); OFF(io_uring_sqe, uring_cmd_flags); OFF(io_uring_sqe, user_data); OFF(io_uring_sqe, buf_index); OFF(io_uring_sqe, personality); OFF(io_uring_sqe, splice_fd_in); OFF(io_uring_sqe, cmd);
+    SIZE(io_uring_cqe); OFF(io_uring_cqe, user_data); OFF(io_uring_cqe, res); OFF(io_uring_cqe, flags);
+    SIZE(io_sqring_offsets); OFF(io_sqring_offsets, head); OFF(io_sqring_offsets, tail); OFF(io_sqring_offsets, ring_mask); OFF(io_sqring_offsets, ring_entries); OFF(io_sqring_offsets, flags); OFF(io_sqring_offsets, dropped); OFF(io_sqring_offsets, array); OFF(io_sqring_offsets, resv1); OFF(io_sqring_offsets, resv2);
+    SIZE(io_cqring_offsets); OFF(io_cqring_offsets, head); OFF(io_cqring_offsets, tail); OFF(io_cqring_offsets, ring_mask); OFF(io_cqring_offsets, ring_entries); OFF(io_cqring_offsets, overflow); OFF(io_cqring_offsets, cqes); OFF(io_cqring_offsets, flags); OFF(io_cqring_offsets, resv1); OFF(io_cqring_offsets, resv2);
+    SIZE(io_uring_params); OFF(io_uring_params, sq_entries); OFF(io_uring_params, cq_entries); OFF(io_uring_params, flags); OFF(io_uring_params, sq_thread_cpu); OFF(io_uring_params, sq_thread_idle); OFF(io_uring_params, features); OFF(io_uring_params, wq_fd); OFF(io_uring_params, resv); OFF(io_uring_params, sq_off); OFF(io_uring_params, cq_off);
+    SIZE(io_uring_getevents_arg); OFF(io_uring_getevents_arg, sigmask); OFF(io_uring_getevents_arg, sigmask_sz); OFF(io_uring_getevents_arg, pad); OFF(io_uring_getevents_arg, ts);
+    SIZE(__kernel_timespec); OFF(__kernel_timespec, tv_sec); OFF(__kernel_timespec, tv_nsec);
+    CONST(IORING_OP_URING_CMD);
 /* Opcodes and flags by name; a flag newer than this header (FUSE_OVER_IO_URING on 7.38) is not printed. */
     CONST(FUSE_LOOKUP);
     CONST(FUSE_FORGET);
