@@ -72,7 +72,7 @@ public sealed class MountBuilder : IDisposable
             {
                 throw new MountRefusedException(ex.Message, inner: ex);
             }
-            log.Info($"serving {origin.Path} ({origin.Size} bytes) on {served.MountPoint} over {TransportName.Of(served.Transport)} ({served.Queues} queues)" +
+            log.Info($"serving {origin.Path} ({origin.Size} bytes) on {served.MountPoint} over {TransportName.Of(served.Transport)} ({served.Queues} {(served.Transport == FuseTransport.IoUring ? "queues" : "threads")})" +
                      (tracker is null ? " without tracking" : $"; {tracker.StatusLine}"));
             return new MountBuilder(claims, snapshotView, served);
         }

@@ -115,10 +115,11 @@ public sealed class ServedMount : IDisposable
             .Counter("erafs_device_discards_total", "Discards and zeroings of MOUNT/device (fallocate) that reached the origin.", c.Discards)
             .Counter("erafs_device_discarded_bytes_total", "Bytes discarded or zeroed.", c.BytesDiscarded)
             .Counter("erafs_device_failed_writes_total", "Writes and discards answered with an error.", c.FailedWrites)
-            .Gauge("erafs_fuse_queues", "Queues serving FUSE requests, by the transport they travel over.", Queues,
-                ("transport", TransportName.Of(Transport)))
             .Family("erafs_control_writes_total", "Writes to the control files (checkpoint, message, ...), by file and result.", "counter",
                 c.ControlWrites.Select(w => (new[] { ("file", w.Control), ("result", w.Accepted ? "accepted" : "refused") }, (double)w.Count)));
+        if (_mount is { } mount)
+            m.Gauge("erafs_fuse_queues", "Queues serving FUSE requests, by the transport they travel over.", mount.Queues,
+                ("transport", TransportName.Of(mount.Transport)));
         if (_tracker is { } tracker)
         {
             var s = tracker.Status;
@@ -163,8 +164,10 @@ public sealed class ServedMount : IDisposable
         if (_tracker is null) yield return ("origin_size", _origin.Size.ToString(CultureInfo.InvariantCulture));
         yield return ("tracking", _tracker is null ? "off" : "era");
         yield return ("max_write", _fileSystem.Connection?.MaxWrite.ToString(CultureInfo.InvariantCulture) ?? "-");
-        yield return ("transport", TransportName.Of(Transport));
-        yield return ("queues", Queues.ToString(CultureInfo.InvariantCulture));
+        // The kernel sends requests as soon as INIT is answered, before FuseMount.Mount has returned.
+        var mount = _mount;
+        yield return ("transport", mount is null ? "-" : TransportName.Of(mount.Transport));
+        yield return ("queues", mount is null ? "-" : mount.Queues.ToString(CultureInfo.InvariantCulture));
         yield return ("largest_write_seen", w.ToString(CultureInfo.InvariantCulture));
         yield return ("largest_read_seen", r.ToString(CultureInfo.InvariantCulture));
         if (_mirror is not null)

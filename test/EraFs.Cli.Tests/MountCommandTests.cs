@@ -101,9 +101,9 @@ public class MountCommandTests
     public void Threads_option_sets_how_many_threads_serve_the_mount()
     {
         var log = _dir.File("daemon.log");
-        Erafs.Run("mount", "--origin", _image, "--log-file", log, "--threads", "4", _mnt).Ok();
+        Erafs.Run("mount", "--origin", _image, "--log-file", log, "--transport", "dev", "--threads", "4", _mnt).Ok();
         Erafs.Run("unmount", _mnt).Ok();
-        Assert.That(File.ReadAllText(log), Does.Contain("up to 4 threads").And.Contain("max_background 64"));
+        Assert.That(File.ReadAllText(log), Does.Contain("/dev/fuse, 4 threads").And.Contain("max_background 64"));
     }
 
     [Test]

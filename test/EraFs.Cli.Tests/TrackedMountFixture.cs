@@ -1,10 +1,25 @@
+using EraFs.Fuse;
 using EraFs.TestSupport;
 
 namespace EraFs.Cli.Tests;
 
 /// <summary>A 64 MiB origin, its metadata path and a mount point per test; whatever a test left mounted is removed.</summary>
-public abstract class TrackedMountFixture
+public abstract class TrackedMountFixture(FuseTransport? transport = null)
 {
+    private TransportSwitch? _switch;
+
+    [OneTimeSetUp]
+    public void UseTransport()
+    {
+        if (transport is { } t) _switch = TransportSwitch.Use(t);
+    }
+
+    [OneTimeTearDown]
+    public void RestoreSwitch() => _switch?.Dispose();
+
+    /// <summary><c>--transport</c> and its value when the fixture runs on one transport; nothing (auto) otherwise.</summary>
+    protected string[] TransportArguments => transport is { } t ? ["--transport", TransportSwitch.CliName(t)] : [];
+
     protected TestDirectory Dir = null!;
     protected string Image = null!;
     protected string Meta = null!;
@@ -29,7 +44,7 @@ public abstract class TrackedMountFixture
 
     /// <summary>Mounts Image with era tracking in Meta (created on first use), in the background.</summary>
     protected void Mount() =>
-        Erafs.Run("mount", "--origin", Image, "--metadata", Meta, "--create", "--log-file", Dir.File("daemon.log"), Mnt).Ok();
+        Erafs.Run(["mount", "--origin", Image, "--metadata", Meta, "--create", "--log-file", Dir.File("daemon.log"), .. TransportArguments, Mnt]).Ok();
 
     protected string Control(string name) => File.ReadAllText(Path.Combine(Mnt, name));
 }

@@ -5,9 +5,9 @@ using EraFs.TestSupport;
 namespace EraFs.Cli.Tests;
 
 /// <summary>Era tracking end to end: ext4 on a loop device over a tracked mount, snapshots, crashes, bad control input.</summary>
-[TestFixture]
+[TestFixtureSource(typeof(TransportSwitch), nameof(TransportSwitch.Both))]
 [Category("Mount")]
-public class TrackedMountTests : TrackedMountFixture
+public class TrackedMountTests(FuseTransport transport) : TrackedMountFixture(transport)
 {
     private const int BlockSize = 64 * 1024;
 

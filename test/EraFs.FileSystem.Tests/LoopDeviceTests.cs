@@ -1,12 +1,21 @@
+using EraFs.Fuse;
 using EraFs.TestSupport;
 
 namespace EraFs.FileSystem.Tests;
 
 /// <summary>The use EraFs exists for: a loop device on MOUNT/device carrying a real file system.</summary>
-[TestFixture]
+[TestFixtureSource(typeof(TransportSwitch), nameof(TransportSwitch.Both))]
 [Category("Mount")]
-public class LoopDeviceTests
+public class LoopDeviceTests(FuseTransport transport)
 {
+    private TransportSwitch? _switch;
+
+    [OneTimeSetUp]
+    public void UseTransport() => _switch = TransportSwitch.Use(transport);
+
+    [OneTimeTearDown]
+    public void RestoreSwitch() => _switch?.Dispose();
+
     private TestDirectory _dir = null!;
 
     [SetUp]
@@ -26,7 +35,7 @@ public class LoopDeviceTests
     public void Ext4_on_a_loop_device_over_device_mounts_works_and_passes_fsck(bool directIo)
     {
         var origin = _dir.SparseFile("origin.img", 64L << 20);
-        using var m = new DeviceMount(_dir, 0, originPath: origin);
+        using var m = new DeviceMount(_dir, 0, originPath: origin, transport: transport);
         var fsDir = _dir.Subdirectory("ext4");
         var files = new Dictionary<string, byte[]>();
         using (var loop = LoopDevice.Attach(m.DevicePath, directIo))
@@ -79,7 +88,7 @@ public class LoopDeviceTests
     public void Teardown_leaves_the_origin_open_while_a_loop_device_still_has_the_mount_served()
     {
         var origin = _dir.SparseFile("origin.img", 8L << 20);
-        var m = new DeviceMount(_dir, 0, originPath: origin);
+        var m = new DeviceMount(_dir, 0, originPath: origin, transport: transport);
         var loop = LoopDevice.Attach(m.DevicePath);
         try
         {

@@ -15,9 +15,11 @@ internal sealed class CliMount : IDisposable
     private readonly List<LoopDevice> _loops = [];
     private readonly List<Process> _fios = [];
     private readonly List<int> _daemons = [];
+    private readonly string[] _transportArguments;
 
-    public CliMount(TestDirectory dir, long imageSize)
+    public CliMount(TestDirectory dir, long imageSize, FuseTransport? transport = null)
     {
+        _transportArguments = transport is { } t ? ["--transport", TransportSwitch.CliName(t)] : [];
         Dir = dir;
         Image = dir.SparseFile("origin.img", imageSize);
         Meta = dir.File("origin.era");
@@ -35,7 +37,7 @@ internal sealed class CliMount : IDisposable
 
     public void Mount(params string[] extra)
     {
-        ErafsCli.Run(["mount", "--origin", Image, "--metadata", Meta, "--create", "--log-file", DaemonLog, .. extra, MountPoint]).Ok();
+        ErafsCli.Run(["mount", "--origin", Image, "--metadata", Meta, "--create", "--log-file", DaemonLog, .. _transportArguments, .. extra, MountPoint]).Ok();
         Pid = int.Parse(Control("info").Split('\n').First(l => l.StartsWith("pid: ", StringComparison.Ordinal))[5..]);
         _daemons.Add(Pid);
     }

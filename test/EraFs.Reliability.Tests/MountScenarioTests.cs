@@ -6,10 +6,10 @@ using Mono.Unix.Native;
 namespace EraFs.Reliability.Tests;
 
 /// <summary>S1 (kill -9 under fio through a loop device) and S10 (unmount while busy, aborted connections) on real mounts.</summary>
-[TestFixture]
+[TestFixtureSource(typeof(TransportSwitch), nameof(TransportSwitch.Both))]
 [Category("Reliability")]
 [Category("Mount")]
-public class MountScenarioTests : CliMountFixture
+public class MountScenarioTests(FuseTransport transport) : CliMountFixture(transport)
 {
     protected override long ImageSize => 256L << 20;
 
