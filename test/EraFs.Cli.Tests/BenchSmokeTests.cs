@@ -1,3 +1,4 @@
+using EraFs.Fuse;
 using EraFs.TestSupport;
 
 namespace EraFs.Cli.Tests;
@@ -12,11 +13,19 @@ public class BenchSmokeTests
     {
         HostTools.RequireFuse();
         using var work = new TestDirectory("bench");
+        // Held off, so the run itself must switch io_uring on for erafs and put the switch back.
+        using var off = UringParameter.Read() is null ? null : TransportSwitch.SwitchedOff();
         var r = BenchScript.Run("run", work.Path, ["--smoke"]);
         var output = r.Stdout + r.Stderr;
         Assert.That(r.ExitCode, Is.Zero, "bench/run --smoke failed");
         Assert.That(output, Does.Match(@"bench smoke: (\d+) contestants ok"));
         var ok = int.Parse(System.Text.RegularExpressions.Regex.Match(output, @"bench smoke: (\d+) contestants ok").Groups[1].Value);
-        Assert.That(ok, Is.GreaterThanOrEqualTo(5), "raw, c-passthrough, qsd, erafs and erafs-fresh at least");
+        Assert.That(ok, Is.GreaterThanOrEqualTo(6), "raw, c-passthrough, qsd, erafs, erafs-dev and erafs-fresh at least");
+        Assert.That(output, Does.Contain("erafs-dev over dev ("));
+        if (off is not null)
+        {
+            Assert.That(output, Does.Contain("erafs over io_uring ("), "erafs serves over io_uring in the bench");
+            Assert.That(UringParameter.Read(), Is.False, "the run put enable_uring back");
+        }
     }
 }

@@ -165,4 +165,31 @@ public class MountCommandTests
         Assert.That(File.Exists(Path.Combine(_mnt, "device")), Is.True);
         Erafs.Run("unmount", _mnt).Ok();
     }
+
+    [Test]
+    public void Io_uring_with_the_module_switch_off_is_refused_in_one_line_that_says_how_to_switch_it_on()
+    {
+        using var off = TransportSwitch.SwitchedOff();
+        var r = Erafs.Run("mount", "--origin", _image, "--log-file", _dir.File("log"), "--transport", "io_uring", _mnt);
+        Assert.That(r.ExitCode, Is.EqualTo(1), r.Stderr);
+        var lines = r.Stderr.Trim().Split('\n');
+        Assert.That(lines, Has.Length.EqualTo(1), r.Stderr);
+        Assert.That(lines[0], Does.StartWith("erafs: ").And.Contain($"echo Y > {UringParameter.Path}"));
+        Assert.That(MountPointCheck.IsMountPoint(_mnt), Is.False, "nothing left mounted");
+        Assert.That(UringParameter.Read(), Is.False, "EraFs never flips the module switch itself");
+    }
+
+    [TestCase(false, "dev")]
+    [TestCase(true, "io_uring")]
+    public void Auto_follows_the_module_switch_and_logs_why(bool switchOn, string expected)
+    {
+        using var held = switchOn ? TransportSwitch.Use(FuseTransport.IoUring) : TransportSwitch.SwitchedOff();
+        var log = _dir.File("daemon.log");
+        Erafs.Run("mount", "--origin", _image, "--log-file", log, _mnt).Ok();
+        var info = File.ReadAllText(Path.Combine(_mnt, "info"));
+        Erafs.Run("unmount", _mnt).Ok();
+        Assert.That(info, Does.Contain($"transport: {expected}\n"));
+        Assert.That(info, Does.Match(@"queues: [1-9][0-9]*\n"));
+        Assert.That(File.ReadAllText(log), Does.Contain($"transport {expected}: auto, because {UringParameter.Path} is {(switchOn ? "on" : "off")}"));
+    }
 }

@@ -32,9 +32,14 @@ public sealed class TransportSwitch : IDisposable
     public FuseTransport Transport { get; }
 
     /// <summary>Makes <paramref name="transport"/> usable; ignores the fixture where this kernel has no FUSE over io_uring.</summary>
-    public static TransportSwitch Use(FuseTransport transport)
+    public static TransportSwitch Use(FuseTransport transport) =>
+        transport == FuseTransport.IoUring ? Hold(transport, "Y") : new TransportSwitch(transport, -1, null);
+
+    /// <summary>Holds the module switch off, to see io_uring refused; ignored where the kernel has no switch.</summary>
+    public static TransportSwitch SwitchedOff() => Hold(FuseTransport.Dev, "N");
+
+    private static TransportSwitch Hold(FuseTransport transport, string value)
     {
-        if (transport != FuseTransport.IoUring) return new TransportSwitch(transport, -1, null);
         if (UringParameter.Read() is null)
             Assert.Ignore($"this kernel has no FUSE over io_uring ({UringParameter.Path} is absent; needs 6.14+ with CONFIG_FUSE_IO_URING)");
         var fd = Syscall.open(LockPath, OpenFlags.O_RDWR | OpenFlags.O_CREAT | OpenFlags.O_CLOEXEC, FilePermissions.S_IRUSR | FilePermissions.S_IWUSR);
@@ -51,7 +56,7 @@ public sealed class TransportSwitch : IDisposable
             Thread.Sleep(200);
         }
         var previous = File.ReadAllText(UringParameter.Path).Trim();
-        File.WriteAllText(UringParameter.Path, "Y");
+        File.WriteAllText(UringParameter.Path, value);
         return new TransportSwitch(transport, fd, previous);
     }
 
