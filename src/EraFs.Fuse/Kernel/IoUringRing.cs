@@ -17,6 +17,9 @@ internal sealed unsafe class IoUringRing : IDisposable
     private const long SYS_io_uring_enter = 426;
     private const uint IORING_SETUP_CQSIZE = 1u << 3;
     private const uint IORING_SETUP_SQE128 = 1u << 10;
+    private const uint IORING_SETUP_SINGLE_ISSUER = 1u << 12;
+    private const int EINVAL = 22;
+    private const uint IORING_SETUP_DEFER_TASKRUN = 1u << 13;
     private const uint IORING_FEAT_SINGLE_MMAP = 1u << 0;
     private const uint IORING_ENTER_GETEVENTS = 1u << 0;
     private const uint IORING_ENTER_EXT_ARG = 1u << 3;
@@ -56,8 +59,19 @@ internal sealed unsafe class IoUringRing : IDisposable
     /// <exception cref="IOException">io_uring_setup or a mapping failed; the message has the errno.</exception>
     public IoUringRing(uint entries)
     {
-        var p = new io_uring_params { flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE, cq_entries = entries * 2 };
+        // One thread owns each ring and always waits for completions in io_uring_enter, so the
+        // kernel may run completion work there instead of interrupting the thread (6.1+).
+        var p = new io_uring_params
+        {
+            flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+            cq_entries = entries * 2,
+        };
         var fd = Libc.syscall(SYS_io_uring_setup, (nint)entries, (nint)(&p), 0, 0, 0, 0);
+        if (fd < 0 && Marshal.GetLastPInvokeError() == EINVAL)
+        {
+            p = new io_uring_params { flags = IORING_SETUP_SQE128 | IORING_SETUP_CQSIZE, cq_entries = entries * 2 };
+            fd = Libc.syscall(SYS_io_uring_setup, (nint)entries, (nint)(&p), 0, 0, 0, 0);
+        }
         if (fd < 0) throw new IOException($"io_uring_setup({entries} entries, SQE128) failed: {FuseErrors.Describe(Marshal.GetLastPInvokeError())}");
         _fd = (int)fd;
         try

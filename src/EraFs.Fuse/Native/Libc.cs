@@ -49,10 +49,6 @@ internal static unsafe partial class Libc
     /// <summary>syscall(2) with every argument a register-sized integer, as the io_uring calls take.</summary>
     [LibraryImport("libc", SetLastError = true)]
     public static partial long syscall(long number, nint a1, nint a2, nint a3, nint a4, nint a5, nint a6);
-
-    /// <summary>Pins the calling thread (pid 0) to the CPUs set in <paramref name="mask"/>.</summary>
-    [LibraryImport("libc", SetLastError = true)]
-    public static partial int sched_setaffinity(int pid, nuint size, ulong* mask);
 }
 
 /// <summary>struct iovec.</summary>
