@@ -4,21 +4,10 @@ using EraFs.TestSupport;
 namespace EraFs.Cli.Tests;
 
 /// <summary>A 64 MiB origin, its metadata path and a mount point per test; whatever a test left mounted is removed.</summary>
-public abstract class TrackedMountFixture(FuseTransport? transport = null)
+public abstract class TrackedMountFixture(FuseTransport? transport = null) : TransportFixture(transport)
 {
-    private TransportSwitch? _switch;
-
-    [OneTimeSetUp]
-    public void UseTransport()
-    {
-        if (transport is { } t) _switch = TransportSwitch.Use(t);
-    }
-
-    [OneTimeTearDown]
-    public void RestoreSwitch() => _switch?.Dispose();
-
     /// <summary><c>--transport</c> and its value when the fixture runs on one transport; nothing (auto) otherwise.</summary>
-    protected string[] TransportArguments => transport is { } t ? ["--transport", TransportSwitch.CliName(t)] : [];
+    protected string[] TransportArguments => Transport == FuseTransport.Auto ? [] : ["--transport", TransportSwitch.CliName(Transport)];
 
     protected TestDirectory Dir = null!;
     protected string Image = null!;

@@ -7,16 +7,8 @@ namespace EraFs.FileSystem.Tests;
 /// <summary>The device file through a real mount, every result checked against the origin's bytes.</summary>
 [TestFixtureSource(typeof(TransportSwitch), nameof(TransportSwitch.Both))]
 [Category("Mount")]
-public class DeviceFileTests(FuseTransport transport)
+public class DeviceFileTests(FuseTransport transport) : TransportFixture(transport)
 {
-    private TransportSwitch? _switch;
-
-    [OneTimeSetUp]
-    public void UseTransport() => _switch = TransportSwitch.Use(transport);
-
-    [OneTimeTearDown]
-    public void RestoreSwitch() => _switch?.Dispose();
-
     private const long Size = 8L << 20;
     private TestDirectory _dir = null!;
 
@@ -33,7 +25,7 @@ public class DeviceFileTests(FuseTransport transport)
     [Test]
     public void Device_has_the_origin_size_and_owner_only_mode()
     {
-        using var m = new DeviceMount(_dir, Size + 1234, transport: transport);
+        using var m = new DeviceMount(_dir, Size + 1234, transport: Transport);
         Assert.That(Syscall.stat(m.DevicePath, out var st), Is.Zero);
         Assert.That(st.st_size, Is.EqualTo(Size + 1234));
         Assert.That((int)st.st_mode & 0x1FF, Is.EqualTo(0x180), "mode 0600");
@@ -43,7 +35,7 @@ public class DeviceFileTests(FuseTransport transport)
     [Test]
     public void Reads_return_the_origin_bytes_at_every_alignment()
     {
-        using var m = new DeviceMount(_dir, Size, transport: transport);
+        using var m = new DeviceMount(_dir, Size, transport: Transport);
         var origin = File.ReadAllBytes(m.OriginPath);
         using var f = new FileStream(m.DevicePath, FileMode.Open, FileAccess.Read);
         foreach (var (off, len) in new[] { (0L, 4096), (1L, 1), (4095L, 8193), (Size - 100, 100), (3L << 20, 1 << 20) })
@@ -61,7 +53,7 @@ public class DeviceFileTests(FuseTransport transport)
     [Test]
     public void Writes_reach_the_origin_and_fsync_goes_through()
     {
-        using var m = new DeviceMount(_dir, Size, transport: transport);
+        using var m = new DeviceMount(_dir, Size, transport: Transport);
         var data = new byte[300_000];
         new Random(7).NextBytes(data);
         using (var f = new FileStream(m.DevicePath, FileMode.Open, FileAccess.ReadWrite))
@@ -77,7 +69,7 @@ public class DeviceFileTests(FuseTransport transport)
     [Test]
     public void Write_past_the_end_is_refused_and_changes_nothing()
     {
-        using var m = new DeviceMount(_dir, Size, transport: transport);
+        using var m = new DeviceMount(_dir, Size, transport: Transport);
         var before = File.ReadAllBytes(m.OriginPath);
         var fd = Syscall.open(m.DevicePath, OpenFlags.O_WRONLY);
         Assert.That(fd, Is.GreaterThanOrEqualTo(0));
@@ -104,7 +96,7 @@ public class DeviceFileTests(FuseTransport transport)
     [Test]
     public void Open_with_O_TRUNC_is_refused_and_keeps_the_bytes()
     {
-        using var m = new DeviceMount(_dir, Size, transport: transport);
+        using var m = new DeviceMount(_dir, Size, transport: Transport);
         var before = File.ReadAllBytes(m.OriginPath);
         Assert.Throws<UnauthorizedAccessException>(() => File.WriteAllBytes(m.DevicePath, new byte[1]));
         Assert.That(File.ReadAllBytes(m.OriginPath), Is.EqualTo(before));
@@ -113,7 +105,7 @@ public class DeviceFileTests(FuseTransport transport)
     [Test]
     public void Truncate_is_refused()
     {
-        using var m = new DeviceMount(_dir, Size, transport: transport);
+        using var m = new DeviceMount(_dir, Size, transport: Transport);
         Assert.That(Syscall.truncate(m.DevicePath, 4096), Is.EqualTo(-1));
         Assert.That(Stdlib.GetLastError(), Is.EqualTo(Errno.EPERM));
         Assert.That(new FileInfo(m.OriginPath).Length, Is.EqualTo(Size));
@@ -122,7 +114,7 @@ public class DeviceFileTests(FuseTransport transport)
     [Test]
     public void Punch_hole_and_zero_range_zero_the_origin_range()
     {
-        using var m = new DeviceMount(_dir, Size, transport: transport);
+        using var m = new DeviceMount(_dir, Size, transport: Transport);
         var before = File.ReadAllBytes(m.OriginPath);
         var fd = Syscall.open(m.DevicePath, OpenFlags.O_RDWR);
         try
@@ -145,7 +137,7 @@ public class DeviceFileTests(FuseTransport transport)
     [Test]
     public void Concurrent_writers_from_several_threads_all_land()
     {
-        using var m = new DeviceMount(_dir, Size, transport: transport);
+        using var m = new DeviceMount(_dir, Size, transport: Transport);
         const int threads = 8;
         const int chunk = 64 * 1024;
         var expected = File.ReadAllBytes(m.OriginPath);
@@ -169,7 +161,7 @@ public class DeviceFileTests(FuseTransport transport)
     [Test]
     public void Listing_shows_device_and_info_and_info_names_the_daemon()
     {
-        using var m = new DeviceMount(_dir, Size, transport: transport);
+        using var m = new DeviceMount(_dir, Size, transport: Transport);
         Assert.That(Directory.GetFiles(m.MountPoint).Select(Path.GetFileName), Is.EquivalentTo(new[] { "device", "info" }));
         var info = m.ReadControl("info");
         Assert.That(info, Does.Contain($"pid: {Environment.ProcessId}\n"));
@@ -180,7 +172,7 @@ public class DeviceFileTests(FuseTransport transport)
     [Test]
     public void Unmount_after_use_flushes_and_leaves_nothing_mounted()
     {
-        var m = new DeviceMount(_dir, Size, transport: transport);
+        var m = new DeviceMount(_dir, Size, transport: Transport);
         try
         {
             using (var f = new FileStream(m.DevicePath, FileMode.Open, FileAccess.Write)) f.Write(new byte[4096]);

@@ -6,16 +6,8 @@ namespace EraFs.FileSystem.Tests;
 /// <summary>The use EraFs exists for: a loop device on MOUNT/device carrying a real file system.</summary>
 [TestFixtureSource(typeof(TransportSwitch), nameof(TransportSwitch.Both))]
 [Category("Mount")]
-public class LoopDeviceTests(FuseTransport transport)
+public class LoopDeviceTests(FuseTransport transport) : TransportFixture(transport)
 {
-    private TransportSwitch? _switch;
-
-    [OneTimeSetUp]
-    public void UseTransport() => _switch = TransportSwitch.Use(transport);
-
-    [OneTimeTearDown]
-    public void RestoreSwitch() => _switch?.Dispose();
-
     private TestDirectory _dir = null!;
 
     [SetUp]
@@ -35,7 +27,7 @@ public class LoopDeviceTests(FuseTransport transport)
     public void Ext4_on_a_loop_device_over_device_mounts_works_and_passes_fsck(bool directIo)
     {
         var origin = _dir.SparseFile("origin.img", 64L << 20);
-        using var m = new DeviceMount(_dir, 0, originPath: origin, transport: transport);
+        using var m = new DeviceMount(_dir, 0, originPath: origin, transport: Transport);
         var fsDir = _dir.Subdirectory("ext4");
         var files = new Dictionary<string, byte[]>();
         using (var loop = LoopDevice.Attach(m.DevicePath, directIo))
@@ -88,7 +80,7 @@ public class LoopDeviceTests(FuseTransport transport)
     public void Teardown_leaves_the_origin_open_while_a_loop_device_still_has_the_mount_served()
     {
         var origin = _dir.SparseFile("origin.img", 8L << 20);
-        var m = new DeviceMount(_dir, 0, originPath: origin, transport: transport);
+        var m = new DeviceMount(_dir, 0, originPath: origin, transport: Transport);
         var loop = LoopDevice.Attach(m.DevicePath);
         try
         {

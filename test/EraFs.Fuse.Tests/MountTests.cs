@@ -5,18 +5,10 @@ namespace EraFs.Fuse.Tests;
 /// <summary>Real mounts of the smallest file system, on each transport: serving, the EIO boundary, unmounting and refused mounts.</summary>
 [TestFixtureSource(typeof(TransportSwitch), nameof(TransportSwitch.Both))]
 [Category("Mount")]
-public class MountTests(FuseTransport transport)
+public class MountTests(FuseTransport transport) : TransportFixture(transport)
 {
     private TestDirectory _dir = null!;
-    private TransportSwitch? _switch;
-
-    [OneTimeSetUp]
-    public void UseTransport() => _switch = TransportSwitch.Use(transport);
-
-    [OneTimeTearDown]
-    public void RestoreSwitch() => _switch?.Dispose();
-
-    private FuseMountOptions Options() => new() { Transport = transport };
+    private FuseMountOptions Options() => new() { Transport = Transport };
 
     [Test]
     public void Requests_travel_over_the_chosen_transport()
@@ -25,8 +17,8 @@ public class MountTests(FuseTransport transport)
         var log = new MemoryLog();
         using var mount = FuseMount.Mount(new HelloFileSystem(), mp, Options(), log);
         Assert.That(File.ReadAllBytes(Path.Combine(mp, "hello")), Is.EqualTo(HelloFileSystem.Greeting));
-        Assert.That(mount.Transport, Is.EqualTo(transport));
-        if (transport == FuseTransport.IoUring)
+        Assert.That(mount.Transport, Is.EqualTo(Transport));
+        if (Transport == FuseTransport.IoUring)
         {
             // The lookup, open, read and release of the file above came through the ring.
             Assert.That(mount.RequestsOverUring, Is.GreaterThanOrEqualTo(3));

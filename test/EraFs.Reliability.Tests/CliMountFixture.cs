@@ -4,19 +4,8 @@ using EraFs.TestSupport;
 namespace EraFs.Reliability.Tests;
 
 /// <summary>A scenario fixture on a real <c>erafs mount</c>: needs FUSE, losetup and fio; cleans up whatever a scenario left.</summary>
-public abstract class CliMountFixture(FuseTransport? transport = null)
+public abstract class CliMountFixture(FuseTransport? transport = null) : TransportFixture(transport)
 {
-    private TransportSwitch? _switch;
-
-    [OneTimeSetUp]
-    public void UseTransport()
-    {
-        if (transport is { } t) _switch = TransportSwitch.Use(t);
-    }
-
-    [OneTimeTearDown]
-    public void RestoreSwitch() => _switch?.Dispose();
-
     private protected TestDirectory Dir = null!;
     private protected CliMount Daemon = null!;
 
@@ -30,7 +19,7 @@ public abstract class CliMountFixture(FuseTransport? transport = null)
         HostTools.Require("losetup");
         HostTools.Require("fio");
         Dir = new TestDirectory("reliability");
-        Daemon = new CliMount(Dir, ImageSize, transport);
+        Daemon = new CliMount(Dir, ImageSize, Transport);
     }
 
     [TearDown]

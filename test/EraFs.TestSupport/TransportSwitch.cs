@@ -19,7 +19,12 @@ public sealed class TransportSwitch : IDisposable
     public static IEnumerable<FuseTransport> Both => [FuseTransport.Dev, FuseTransport.IoUring];
 
     /// <summary>The name <c>erafs mount --transport</c> takes.</summary>
-    public static string CliName(FuseTransport transport) => transport == FuseTransport.IoUring ? "io_uring" : "dev";
+    public static string CliName(FuseTransport transport) => transport switch
+    {
+        FuseTransport.IoUring => "io_uring",
+        FuseTransport.Dev => "dev",
+        _ => "auto",
+    };
 
     private TransportSwitch(FuseTransport transport, int lockFd, string? previous)
     {
