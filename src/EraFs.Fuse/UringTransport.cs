@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using EraFs.Fuse.Kernel;
+using EraFs.Fuse.Native;
 using Mono.Unix.Native;
 
 namespace EraFs.Fuse;
@@ -11,7 +12,9 @@ namespace EraFs.Fuse;
 /// issued it; the request's headers and payload land in that entry's buffers, and one
 /// COMMIT_AND_FETCH answers it and takes the next, in a single io_uring_enter.
 /// Each queue is served by several threads, each with its own small ring and its own entries, so
-/// a write waiting for a metadata commit holds only its own thread, as on /dev/fuse.
+/// a write waiting for a metadata commit holds only its own thread, as on /dev/fuse. Whether those
+/// threads run on their queue's CPU or anywhere is measured and chosen while serving
+/// (<see cref="RingPlacementChooser"/>).
 /// </summary>
 internal sealed unsafe class UringTransport
 {
@@ -25,6 +28,10 @@ internal sealed unsafe class UringTransport
     // A serving thread looks up from its wait this often to see whether the mount is going away.
     private static readonly TimeSpan StopPoll = TimeSpan.FromSeconds(1);
 
+    // Long enough to hold a few hundred 1 MiB requests, short enough that a trial of the worse
+    // placement costs little.
+    private static readonly TimeSpan PlacementWindow = TimeSpan.FromMilliseconds(50);
+
     private readonly int _sessionFd;
     private readonly FuseDispatcher _dispatcher;
     private readonly IFuseLog _log;
@@ -35,6 +42,11 @@ internal sealed unsafe class UringTransport
     private int _failures;
     private string? _firstFailure;
     private volatile bool _stopping;
+    private readonly RingPlacementChooser _chooser = new(RingPlacement.Pinned);
+    private readonly ulong[] _spreadMask = new ulong[Libc.CpuMaskWords];
+    private volatile RingPlacement _placement = RingPlacement.Pinned;
+    private volatile int _placementGeneration;
+    private int _placementRefused;
 
     private UringTransport(int sessionFd, FuseDispatcher dispatcher, int queues, int threadsPerQueue, int payloadSize, IFuseLog log)
     {
@@ -56,6 +68,18 @@ internal sealed unsafe class UringTransport
     /// <summary>Serving threads (each with one ring entry) per queue.</summary>
     public int ThreadsPerQueue { get; }
 
+    /// <summary>Where the serving threads run now.</summary>
+    public RingPlacement Placement => _placement;
+
+    /// <summary>Trials of the other placement so far, and how many of them it won.</summary>
+    public (long Trials, long Adoptions) PlacementTrials
+    {
+        get
+        {
+            lock (_chooser) return (_chooser.Trials, _chooser.Adoptions);
+        }
+    }
+
     /// <summary>
     /// Registers entries on every queue and starts serving. Call only once INIT's answer has been
     /// delivered: the kernel refuses registrations before that.
@@ -69,13 +93,11 @@ internal sealed unsafe class UringTransport
     public static UringTransport Start(int sessionFd, FuseDispatcher dispatcher, uint maxPayload, int threads, IFuseLog log)
     {
         var queues = PossibleCpus();
-        // Threads are not pinned to their queue's CPU, as libfuse pins them: on a loaded machine a
-        // pinned thread waits behind the very issuer that queued its request (measured: pinned,
-        // 4k randwrite QD32 fell from 127k to 75k IOPS on 2 CPUs).
         var perQueue = Math.Max(2, threads / queues);
         // The kernel refuses an entry whose payload buffer is smaller than the largest request it may send.
         var payload = Math.Max(FuseAbi.FUSE_MIN_READ_BUFFER, (int)maxPayload);
         var transport = new UringTransport(sessionFd, dispatcher, queues, perQueue, payload, log);
+        transport.ReadSpreadMask();
         for (var q = 0; q < queues; q++)
         {
             for (var t = 0; t < perQueue; t++)
@@ -96,6 +118,9 @@ internal sealed unsafe class UringTransport
             transport.Stop();
             throw new IOException($"{transport._failures} of {queues * perQueue} ring entries were refused: {transport._firstFailure}");
         }
+        var chooser = new Thread(transport.ChoosePlacement) { IsBackground = true, Name = "fuse-ring-placement" };
+        transport._threads.Add(chooser);
+        chooser.Start();
         return transport;
     }
 
@@ -116,6 +141,63 @@ internal sealed unsafe class UringTransport
     {
         _stopping = true;
         foreach (var t in _threads) t.Join(StopPoll * 5);
+        var (trials, adoptions) = PlacementTrials;
+        _log.Info($"io_uring threads ended {(_placement == RingPlacement.Pinned ? "pinned to their queue's CPU" : "spread")}; " +
+                  $"{trials} trials of the other placement, {adoptions} kept");
+    }
+
+    // The process's own CPUs (taskset, cpuset) bound both placements.
+    private void ReadSpreadMask()
+    {
+        fixed (ulong* mask = _spreadMask)
+        {
+            if (Libc.sched_getaffinity(0, (nuint)(_spreadMask.Length * sizeof(ulong)), mask) != 0)
+            {
+                _log.Info($"sched_getaffinity failed ({FuseErrors.Describe(Marshal.GetLastPInvokeError())}); io_uring threads stay where the scheduler puts them");
+                _placementRefused = 1;
+            }
+        }
+    }
+
+    private void ChoosePlacement()
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var servedBefore = Served;
+        var before = clock.Elapsed;
+        while (!_stopping && Volatile.Read(ref _placementRefused) == 0)
+        {
+            Thread.Sleep(PlacementWindow);
+            var now = clock.Elapsed;
+            var served = Served;
+            RingPlacement next;
+            lock (_chooser) next = _chooser.EndWindow((served - servedBefore) / (now - before).TotalSeconds);
+            servedBefore = served;
+            before = now;
+            if (next == _placement) continue;
+            _placement = next;
+            Interlocked.Increment(ref _placementGeneration);
+        }
+    }
+
+    // Runs on the serving thread itself, between requests, so no thread is moved while it answers.
+    private void Place(ushort qid)
+    {
+        if (Volatile.Read(ref _placementRefused) != 0) return;
+        var mask = stackalloc ulong[Libc.CpuMaskWords];
+        for (var i = 0; i < Libc.CpuMaskWords; i++) mask[i] = _spreadMask[i];
+        var word = qid / 64;
+        var bit = 1UL << (qid % 64);
+        // A queue whose CPU this process may not use is served spread.
+        if (_placement == RingPlacement.Pinned && word < Libc.CpuMaskWords && (mask[word] & bit) != 0)
+        {
+            new Span<ulong>(mask, Libc.CpuMaskWords).Clear();
+            mask[word] = bit;
+        }
+        if (Libc.sched_setaffinity(0, (nuint)(Libc.CpuMaskWords * sizeof(ulong)), mask) != 0 &&
+            Interlocked.Exchange(ref _placementRefused, 1) == 0)
+        {
+            _log.Info($"sched_setaffinity failed ({FuseErrors.Describe(Marshal.GetLastPInvokeError())}); io_uring threads stay where the scheduler puts them");
+        }
     }
 
     private void Serve(ushort qid)
@@ -165,8 +247,14 @@ internal sealed unsafe class UringTransport
 
     private void Loop(IoUringRing ring, ushort qid, fuse_uring_req_header* header, byte* payload, Native.iovec* iov)
     {
+        var placed = -1;
         while (!_stopping)
         {
+            if (placed != _placementGeneration)
+            {
+                placed = _placementGeneration;
+                Place(qid);
+            }
             while (ring.TryPeek(out var cqe))
             {
                 ring.Consume();

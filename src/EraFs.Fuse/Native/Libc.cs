@@ -3,8 +3,8 @@ using System.Runtime.InteropServices;
 namespace EraFs.Fuse.Native;
 
 /// <summary>
-/// The libc calls .NET and Mono.Posix do not offer (prctl, umount2, ioctl, the io_uring system
-/// calls), and the /dev/fuse read/writev path, bound directly so the hot loop marshals nothing.
+/// The libc calls .NET and Mono.Posix do not offer (prctl, umount2, ioctl, thread CPU affinity,
+/// the io_uring system calls), and the /dev/fuse read/writev path, bound directly so the hot loop marshals nothing.
 /// </summary>
 internal static unsafe partial class Libc
 {
@@ -25,6 +25,15 @@ internal static unsafe partial class Libc
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int close(int fd);
+
+    /// <summary>Words of a CPU mask for sched_getaffinity and sched_setaffinity: 1024 CPUs, glibc's cpu_set_t.</summary>
+    public const int CpuMaskWords = 16;
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int sched_getaffinity(int pid, nuint size, ulong* mask);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int sched_setaffinity(int pid, nuint size, ulong* mask);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int ioctl(int fd, nuint request, void* argument);
