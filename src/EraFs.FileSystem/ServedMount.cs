@@ -168,6 +168,7 @@ public sealed class ServedMount : IDisposable
         var mount = _mount;
         yield return ("transport", mount is null ? "-" : TransportName.Of(mount.Transport));
         yield return ("queues", mount is null ? "-" : mount.Queues.ToString(CultureInfo.InvariantCulture));
+        yield return ("ring_placement", mount?.Placement is { } placement ? placement.ToString().ToLowerInvariant() : "-");
         yield return ("largest_write_seen", w.ToString(CultureInfo.InvariantCulture));
         yield return ("largest_read_seen", r.ToString(CultureInfo.InvariantCulture));
         if (_mirror is not null)

@@ -41,6 +41,9 @@ public sealed unsafe class FuseMount : IDisposable
     /// <summary>Queues serving requests: io_uring queues (one per CPU), or /dev/fuse serving threads.</summary>
     public int Queues { get; private set; }
 
+    /// <summary>Where the io_uring serving threads run now; null over /dev/fuse.</summary>
+    public RingPlacement? Placement => _uring?.Placement;
+
     /// <summary>Requests that came over /dev/fuse (INIT and INTERRUPT always do, even with io_uring).</summary>
     public long RequestsOverDev => _dev?.Served ?? 0;
 

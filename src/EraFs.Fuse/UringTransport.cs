@@ -31,6 +31,7 @@ internal sealed unsafe class UringTransport
     // Long enough to hold a few hundred 1 MiB requests, short enough that a trial of the worse
     // placement costs little.
     private static readonly TimeSpan PlacementWindow = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan IdleWindow = TimeSpan.FromMilliseconds(500);
 
     private readonly int _sessionFd;
     private readonly FuseDispatcher _dispatcher;
@@ -164,13 +165,17 @@ internal sealed unsafe class UringTransport
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var servedBefore = Served;
         var before = clock.Elapsed;
+        var window = PlacementWindow;
         while (!_stopping && Volatile.Read(ref _placementRefused) == 0)
         {
-            Thread.Sleep(PlacementWindow);
+            Thread.Sleep(window);
             var now = clock.Elapsed;
             var served = Served;
+            var rate = (served - servedBefore) / (now - before).TotalSeconds;
             RingPlacement next;
-            lock (_chooser) next = _chooser.EndWindow((served - servedBefore) / (now - before).TotalSeconds);
+            lock (_chooser) next = _chooser.EndWindow(rate);
+            // An idle mount is looked at twice a second, not twenty times.
+            window = served == servedBefore ? IdleWindow : PlacementWindow;
             servedBefore = served;
             before = now;
             if (next == _placement) continue;

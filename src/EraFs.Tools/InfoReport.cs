@@ -20,7 +20,7 @@ public static class InfoReport
     private static readonly HashSet<string> s_textKeys = new(StringComparer.Ordinal)
     {
         "origin", "generation", "tracking", "state", "last_error", "origin_check", "last_log_error", "last_region_log_error",
-        "resync", "transport", "cluster_node", "cluster_members", "cluster_state", "metadata", "holder", "needs_check_reason", "origin_mtime",
+        "resync", "transport", "ring_placement", "cluster_node", "cluster_members", "cluster_state", "metadata", "holder", "needs_check_reason", "origin_mtime",
     };
 
     /// <summary>The lines of MOUNT/info, each value typed: "-" is null, true/false a bool, digits a number, anything else text.</summary>

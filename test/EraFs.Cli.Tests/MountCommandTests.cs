@@ -190,6 +190,9 @@ public class MountCommandTests
         Erafs.Run("unmount", _mnt).Ok();
         Assert.That(info, Does.Contain($"transport: {expected}\n"));
         Assert.That(info, Does.Match(@"queues: [1-9][0-9]*\n"));
-        Assert.That(File.ReadAllText(log), Does.Contain($"transport {expected}: auto, because {UringParameter.Path} is {(switchOn ? "on" : "off")}"));
+        Assert.That(info, Does.Match(switchOn ? @"ring_placement: (pinned|spread)\n" : @"ring_placement: -\n"));
+        var logged = File.ReadAllText(log);
+        Assert.That(logged, Does.Contain($"transport {expected}: auto, because {UringParameter.Path} is {(switchOn ? "on" : "off")}"));
+        if (switchOn) Assert.That(logged, Does.Match(@"io_uring threads ended (pinned to their queue's CPU|spread); \d+ trials of the other placement, \d+ kept"));
     }
 }
