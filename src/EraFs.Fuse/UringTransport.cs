@@ -156,6 +156,7 @@ internal sealed unsafe class UringTransport
             {
                 _log.Info($"sched_getaffinity failed ({FuseErrors.Describe(Marshal.GetLastPInvokeError())}); io_uring threads stay where the scheduler puts them");
                 _placementRefused = 1;
+                _placement = RingPlacement.Spread;
             }
         }
     }
