@@ -43,6 +43,7 @@ internal sealed unsafe class UringTransport
     private int _failures;
     private string? _firstFailure;
     private volatile bool _stopping;
+    // Only the placement thread touches the chooser.
     private readonly RingPlacementChooser _chooser = new(RingPlacement.Pinned);
     private readonly ulong[] _spreadMask = new ulong[Libc.CpuMaskWords];
     private volatile RingPlacement _placement = RingPlacement.Pinned;
@@ -71,15 +72,6 @@ internal sealed unsafe class UringTransport
 
     /// <summary>Where the serving threads run now.</summary>
     public RingPlacement Placement => _placement;
-
-    /// <summary>Trials of the other placement so far, and how many of them it won.</summary>
-    public (long Trials, long Adoptions) PlacementTrials
-    {
-        get
-        {
-            lock (_chooser) return (_chooser.Trials, _chooser.Adoptions);
-        }
-    }
 
     /// <summary>
     /// Registers entries on every queue and starts serving. Call only once INIT's answer has been
@@ -142,9 +134,6 @@ internal sealed unsafe class UringTransport
     {
         _stopping = true;
         foreach (var t in _threads) t.Join(StopPoll * 5);
-        var (trials, adoptions) = PlacementTrials;
-        _log.Info($"io_uring threads ended {(_placement == RingPlacement.Pinned ? "pinned to their queue's CPU" : "spread")}; " +
-                  $"{trials} trials of the other placement, {adoptions} kept");
     }
 
     // The process's own CPUs (taskset, cpuset) bound both placements.
@@ -173,8 +162,7 @@ internal sealed unsafe class UringTransport
             var now = clock.Elapsed;
             var served = Served;
             var rate = (served - servedBefore) / (now - before).TotalSeconds;
-            RingPlacement next;
-            lock (_chooser) next = _chooser.EndWindow(rate);
+            var next = _chooser.EndWindow(rate);
             // An idle mount is looked at twice a second, not twenty times.
             window = served == servedBefore ? IdleWindow : PlacementWindow;
             servedBefore = served;
@@ -182,6 +170,11 @@ internal sealed unsafe class UringTransport
             if (next == _placement) continue;
             _placement = next;
             Interlocked.Increment(ref _placementGeneration);
+        }
+        if (_stopping)
+        {
+            _log.Info($"io_uring threads ended {(_placement == RingPlacement.Pinned ? "pinned to their queue's CPU" : "spread")}; " +
+                      $"{_chooser.Trials} trials of the other placement, {_chooser.Adoptions} kept");
         }
     }
 
