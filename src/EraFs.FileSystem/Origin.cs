@@ -10,11 +10,15 @@ namespace EraFs.FileSystem;
 public sealed class Origin : IDisposable, IDeviceIo
 {
     private readonly PositionalFile _file;
+    private readonly LargeWriteChunks _largeWrites;
+    private readonly Action<long, long> _dropCache;
 
     private Origin(PositionalFile file, long size)
     {
         _file = file;
         Size = size;
+        _largeWrites = new LargeWriteChunks(size);
+        _dropCache = DropCache;
     }
 
     public string Path => _file.Path;
@@ -51,7 +55,14 @@ public sealed class Origin : IDisposable, IDeviceIo
 
     public int Read(Span<byte> buffer, long offset) => _file.Read(buffer, offset);
 
-    public int Write(ReadOnlySpan<byte> data, long offset) => _file.Write(data, offset);
+    public int Write(ReadOnlySpan<byte> data, long offset)
+    {
+        _largeWrites.Written(offset, data.Length, _dropCache);
+        return _file.Write(data, offset);
+    }
+
+    // Best effort: where writeback or the advice fails, the chunk keeps its cache and is only slower.
+    private void DropCache(long offset, long length) => _file.DropCache(offset, length);
 
     public int Sync(bool dataOnly) => _file.Sync(dataOnly);
 
