@@ -1,8 +1,8 @@
 namespace EraFs.FileSystem;
 
 /// <summary>
-/// The 1 MiB chunks of an origin whose page cache was last filled by large writes, so that the
-/// first small write into one can drop that chunk's cache before it lands.
+/// The 1 MiB chunks of an origin that a large write touched since their cache was last dropped, so
+/// that the first small write into one can drop that chunk's cache before it lands.
 /// </summary>
 /// <remarks>
 /// A file system with large folios (ext4 on 6.x) caches a large write in folios as large as the

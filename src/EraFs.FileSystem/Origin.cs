@@ -10,12 +10,19 @@ namespace EraFs.FileSystem;
 public sealed class Origin : IDisposable, IDeviceIo
 {
     private readonly PositionalFile _file;
+
+    // A second open file of the origin, only for dropping cache: waiting on writeback through a
+    // descriptor consumes that descriptor's report of a writeback error, so doing it on _file could
+    // let the next fsync through the device answer success for data the disk lost. Each open file
+    // keeps its own error cursor, so _file still reports every error at its next fdatasync.
+    private readonly PositionalFile _cacheControl;
     private readonly LargeWriteChunks _largeWrites;
     private readonly Action<long, long> _dropCache;
 
-    private Origin(PositionalFile file, long size)
+    private Origin(PositionalFile file, PositionalFile cacheControl, long size)
     {
         _file = file;
+        _cacheControl = cacheControl;
         Size = size;
         _largeWrites = new LargeWriteChunks(size);
         _dropCache = DropCache;
@@ -33,15 +40,25 @@ public sealed class Origin : IDisposable, IDeviceIo
         if (Syscall.stat(path, out _) != 0)
             throw new IOException($"{path}: origin cannot be opened: {PositionalFile.Describe(-NativeConvert.FromErrno(Stdlib.GetLastError()))}");
         var file = PositionalFile.Open(path, "origin", writable: true);
-        var size = file.Length;
-        if (size <= 0)
+        PositionalFile? cacheControl = null;
+        try
         {
-            file.Dispose();
-            throw new IOException(size == 0
-                ? $"{path}: origin is empty (0 bytes)"
-                : $"{path}: size of origin cannot be read: {PositionalFile.Describe((int)size)}");
+            var size = file.Length;
+            if (size <= 0)
+                throw new IOException(size == 0
+                    ? $"{path}: origin is empty (0 bytes)"
+                    : $"{path}: size of origin cannot be read: {PositionalFile.Describe((int)size)}");
+            cacheControl = PositionalFile.Open(path, "origin", writable: false);
+            if (!file.SameFileAs(cacheControl))
+                throw new IOException($"{path}: origin was replaced while it was being opened");
+            return new Origin(file, cacheControl, size);
         }
-        return new Origin(file, size);
+        catch
+        {
+            cacheControl?.Dispose();
+            file.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Modification time of the origin (moves when something writes it behind our back).</summary>
@@ -61,8 +78,9 @@ public sealed class Origin : IDisposable, IDeviceIo
         return _file.Write(data, offset);
     }
 
-    // Best effort: where writeback or the advice fails, the chunk keeps its cache and is only slower.
-    private void DropCache(long offset, long length) => _file.DropCache(offset, length);
+    // Best effort: where writeback or the advice fails, the chunk keeps its cache and is only
+    // slower, and a writeback error is still reported by _file's next fdatasync.
+    private void DropCache(long offset, long length) => _cacheControl.DropCache(offset, length);
 
     public int Sync(bool dataOnly) => _file.Sync(dataOnly);
 
@@ -70,5 +88,9 @@ public sealed class Origin : IDisposable, IDeviceIo
 
     public int Zero(long offset, long length, bool punch) => _file.Zero(offset, length, punch);
 
-    public void Dispose() => _file.Dispose();
+    public void Dispose()
+    {
+        _cacheControl.Dispose();
+        _file.Dispose();
+    }
 }

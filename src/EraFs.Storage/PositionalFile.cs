@@ -176,9 +176,16 @@ public sealed unsafe partial class PositionalFile : IDisposable
         return 0;
     }
 
+    /// <summary>Whether both are open on the same file (device and inode).</summary>
+    public bool SameFileAs(PositionalFile other) =>
+        Syscall.fstat(_fd, out var mine) == 0 && Syscall.fstat(other._fd, out var theirs) == 0 &&
+        mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
+
     /// <summary>
     /// Writes [offset, offset+length) back and waits for it, then drops its now clean pages from the
     /// page cache; 0 or a negative errno. Dirty pages are never dropped, so no data can be lost.
+    /// Waiting consumes this open file's report of a writeback error (the whole file's, not just the
+    /// range's), so call it on an open file that no one fsyncs for durability.
     /// </summary>
     public int DropCache(long offset, long length)
     {

@@ -49,11 +49,27 @@ public sealed class LargeWriteChunksTests
     }
 
     [Test]
-    public void A_partial_last_chunk_is_tracked_and_nothing_past_the_end_is()
+    public void A_partial_last_chunk_in_a_second_word_is_tracked_and_nothing_past_the_end_is()
     {
-        var chunks = new LargeWriteChunks(5L * MiB + 4096);
-        Write(chunks, 5L * MiB, LargeWriteChunks.LargeWrite);
-        Assert.That(Write(chunks, 5L * MiB, 4096), Is.EqualTo(new[] { (5L * MiB, (long)MiB) }));
-        Assert.That(Write(chunks, 64L * 64 * MiB, LargeWriteChunks.LargeWrite), Is.Empty, "far past the end: ignored, no exception");
+        // 64 full chunks fill the first 64-bit word; the partial 65th is the first bit of the next.
+        var chunks = new LargeWriteChunks(64L * MiB + 4096);
+        Write(chunks, 64L * MiB, LargeWriteChunks.LargeWrite);
+        Assert.That(Write(chunks, 64L * MiB, 4096), Is.EqualTo(new[] { (64L * MiB, (long)MiB) }));
+        Write(chunks, 200L * MiB, LargeWriteChunks.LargeWrite);
+        Assert.That(Write(chunks, 200L * MiB, 4096), Is.Empty, "past the end: nothing marked, nothing dropped, no exception");
+    }
+
+    [Test]
+    public void Many_threads_writing_small_into_one_marked_chunk_drop_it_exactly_once()
+    {
+        var chunks = new LargeWriteChunks(64L * MiB);
+        for (var round = 0; round < 200; round++)
+        {
+            Write(chunks, 5L * MiB, MiB);
+            var drops = 0;
+            Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 },
+                i => chunks.Written(5L * MiB + i * 4096, 4096, (_, _) => Interlocked.Increment(ref drops)));
+            Assert.That(drops, Is.EqualTo(1), $"round {round}");
+        }
     }
 }
