@@ -46,12 +46,12 @@ public sealed class FileClaim : IDisposable
         var errno = PositionalFile.LockExclusiveNoWait(fd);
         if (errno != 0)
         {
-            var identity = Identity(fd);
+            var identity = FileIdentity.Of(fd);
             Syscall.close(fd);
             if (errno == Errno.EWOULDBLOCK) throw Busy(path, role, identity);
             throw new IOException($"{path}: cannot lock {role}: {Describe(errno)}");
         }
-        return new FileClaim(path, fd, WriteRecord(Identity(fd), holder));
+        return new FileClaim(path, fd, WriteRecord(FileIdentity.Of(fd), holder));
     }
 
     /// <summary>Who holds a claim on the file, without taking or disturbing it; null when nobody does.</summary>
@@ -125,9 +125,6 @@ public sealed class FileClaim : IDisposable
         return new ClaimHolder(pid.Value, description);
     }
 
-    private static FileIdentity? Identity(int fd) =>
-        Syscall.fstat(fd, out var st) == 0 ? new FileIdentity(st.st_dev, st.st_ino) : null;
-
     private static string? WriteRecord(FileIdentity? id, string holder)
     {
         if (id is null) return null;
@@ -150,20 +147,6 @@ public sealed class FileClaim : IDisposable
     }
 
     private static string Describe(Errno e) => PositionalFile.Describe(e);
-
-    private readonly record struct FileIdentity(ulong Device, ulong Inode)
-    {
-        // /proc/locks prints major and minor in hex, the inode in decimal (fs/locks.c).
-        public string LocksKey
-        {
-            get
-            {
-                var major = ((Device >> 8) & 0xfff) | ((Device >> 32) & ~0xfffUL);
-                var minor = (Device & 0xff) | ((Device >> 12) & ~0xffUL);
-                return string.Create(CultureInfo.InvariantCulture, $"{major:x2}:{minor:x2}:{Inode}");
-            }
-        }
-    }
 }
 
 /// <summary>The process holding a claim, and what it said it is (a mount point, a tool), when known.</summary>

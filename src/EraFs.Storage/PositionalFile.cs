@@ -178,8 +178,7 @@ public sealed unsafe partial class PositionalFile : IDisposable
 
     /// <summary>Whether both are open on the same file (device and inode).</summary>
     public bool SameFileAs(PositionalFile other) =>
-        Syscall.fstat(_fd, out var mine) == 0 && Syscall.fstat(other._fd, out var theirs) == 0 &&
-        mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
+        FileIdentity.Of(_fd) is { } mine && FileIdentity.Of(other._fd) == mine;
 
     /// <summary>
     /// Writes [offset, offset+length) back and waits for it, then drops its now clean pages from the
