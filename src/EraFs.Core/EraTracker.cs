@@ -88,6 +88,9 @@ public sealed class EraTracker : IWriteInterceptor, IDisposable
         _commits.WaitForMarks(run);
     }
 
+    public bool MayWait(long offset, long length) =>
+        length > 0 && offset >= 0 && length <= _geometry.OriginSize - offset && !_commits.AllDurable(_geometry.BlocksTouching(offset, length));
+
     /// <summary>Era tracking needs nothing once the write is done.</summary>
     public void AfterWrite(long offset, long length, bool succeeded)
     {

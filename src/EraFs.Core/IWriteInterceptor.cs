@@ -14,6 +14,13 @@ public interface IWriteInterceptor
     /// </summary>
     void BeforeWrite(long offset, long length);
 
+    /// <summary>
+    /// Lock-free and only a hint: false when <see cref="BeforeWrite"/> for this range will return
+    /// without waiting (every mark it needs is already durable), true when it may wait. A caller that
+    /// serves requests from a pool uses it to put another thread on while this one waits.
+    /// </summary>
+    bool MayWait(long offset, long length);
+
     /// <summary>The write finished (successfully or not); must not block.</summary>
     void AfterWrite(long offset, long length, bool succeeded);
 }

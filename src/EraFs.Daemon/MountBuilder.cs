@@ -72,7 +72,7 @@ public sealed class MountBuilder : IDisposable
             {
                 throw new MountRefusedException(ex.Message, inner: ex);
             }
-            log.Info($"serving {origin.Path} ({origin.Size} bytes) on {served.MountPoint} over {TransportName.Of(served.Transport)} ({served.Queues} {(served.Transport == FuseTransport.IoUring ? "queues" : "threads")})" +
+            log.Info($"serving {origin.Path} ({origin.Size} bytes) on {served.MountPoint} over {TransportName.Of(served.Transport)} ({(served.Transport == FuseTransport.IoUring ? $"{served.Queues} queues" : $"{served.Queues} threads, up to {options.MaxThreads} while writes wait")})" +
                      (tracker is null ? " without tracking" : $"; {tracker.StatusLine}"));
             return new MountBuilder(claims, snapshotView, served);
         }

@@ -32,6 +32,8 @@ public sealed class CombinedWriteInterceptor(IWriteInterceptor? era, RegionTrack
         }
     }
 
+    public bool MayWait(long offset, long length) => (era?.MayWait(offset, length) ?? false) || regions.MayWait(offset, length);
+
     public void AfterWrite(long offset, long length, bool succeeded)
     {
         era?.AfterWrite(offset, length, succeeded);

@@ -257,7 +257,14 @@ public sealed class DeviceFileSystem : FuseFileSystem
         if (_interceptor is null) return 0;
         try
         {
-            _interceptor.BeforeWrite(offset, length);
+            if (_interceptor.MayWait(offset, length))
+            {
+                using (FuseWait.Begin()) _interceptor.BeforeWrite(offset, length);
+            }
+            else
+            {
+                _interceptor.BeforeWrite(offset, length);
+            }
         }
         catch (TrackingFailedException ex)
         {

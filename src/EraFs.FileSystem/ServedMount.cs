@@ -52,6 +52,9 @@ public sealed class ServedMount : IDisposable
     /// <summary>Queues (io_uring) or threads (/dev/fuse) serving requests.</summary>
     public int Queues => _mount.Queues;
 
+    /// <summary>Threads serving FUSE requests now.</summary>
+    public int ServingThreads => _mount.ServingThreads;
+
     /// <summary>Ends after the mount is gone and the origin and history were closed.</summary>
     public Task Completion => _completion;
 
@@ -168,6 +171,8 @@ public sealed class ServedMount : IDisposable
         var mount = _mount;
         yield return ("transport", mount is null ? "-" : TransportName.Of(mount.Transport));
         yield return ("queues", mount is null ? "-" : mount.Queues.ToString(CultureInfo.InvariantCulture));
+        yield return ("serving_threads", mount is null ? "-" : mount.ServingThreads.ToString(CultureInfo.InvariantCulture));
+        yield return ("serving_threads_peak", mount is null ? "-" : mount.PeakServingThreads.ToString(CultureInfo.InvariantCulture));
         yield return ("ring_placement", mount?.Placement is { } placement ? placement.ToString().ToLowerInvariant() : "-");
         yield return ("largest_write_seen", w.ToString(CultureInfo.InvariantCulture));
         yield return ("largest_read_seen", r.ToString(CultureInfo.InvariantCulture));

@@ -38,8 +38,14 @@ public sealed unsafe class FuseMount : IDisposable
     /// <summary>The transport requests travel over (never <see cref="FuseTransport.Auto"/>).</summary>
     public FuseTransport Transport { get; private set; }
 
-    /// <summary>Queues serving requests: io_uring queues (one per CPU), or /dev/fuse serving threads.</summary>
-    public int Queues { get; private set; }
+    /// <summary>Queues serving requests: io_uring queues (one per CPU), or /dev/fuse serving threads now.</summary>
+    public int Queues => _uring?.Queues ?? _dev?.Threads ?? 0;
+
+    /// <summary>Threads serving requests now: every ring entry's thread, or the /dev/fuse pool as it stands.</summary>
+    public int ServingThreads => _uring is { } u ? u.Queues * u.ThreadsPerQueue : _dev?.Threads ?? 0;
+
+    /// <summary>The most threads that have served requests at once.</summary>
+    public int PeakServingThreads => _uring is { } u ? u.Queues * u.ThreadsPerQueue : _dev?.PeakThreads ?? 0;
 
     /// <summary>Where the io_uring serving threads run now; null over /dev/fuse.</summary>
     public RingPlacement? Placement => _uring?.Placement;
@@ -82,7 +88,8 @@ public sealed unsafe class FuseMount : IDisposable
         _dev = new DevTransport(fd, _dispatcher, _options.MaxWrite, _log);
         // INIT always arrives on /dev/fuse. Over io_uring the /dev/fuse thread stays for what the
         // kernel keeps sending there (INTERRUPT, and every request until the queues are registered).
-        _dev.Start(Transport == FuseTransport.Dev ? (int)Math.Max(1, _options.MaxThreads) - 1 : 0, "fuse-dev");
+        var most = Transport == FuseTransport.Dev ? (int)Math.Max(1, _options.MaxThreads) : 1;
+        _dev.Start((int)(_options.BaseThreads ?? (uint)(2 * Environment.ProcessorCount)), most, "fuse-dev");
         _ = _dev.Completion.ContinueWith(_ => ConnectionGone(), TaskScheduler.Default);
         var done = Task.WhenAny(_dispatcher.Initialized, _dev.Completion, Task.Delay(TimeSpan.FromSeconds(30))).Result;
         if (done != _dispatcher.Initialized || !_dispatcher.Initialized.IsCompletedSuccessfully)
@@ -108,13 +115,8 @@ public sealed unsafe class FuseMount : IDisposable
                 RequestUnmount(lazy: true);
                 throw new FuseMountException($"{_mountPoint}: FUSE over io_uring could not start: {ex.Message}");
             }
-            Queues = _uring.Queues;
         }
-        else
-        {
-            Queues = _dev.Threads;
-        }
-        var serving = _uring is { } u ? $"io_uring, {u.Queues} queues of {u.ThreadsPerQueue} threads" : $"/dev/fuse, {Queues} threads";
+        var serving = _uring is { } u ? $"io_uring, {u.Queues} queues of {u.ThreadsPerQueue} threads" : $"/dev/fuse, {_dev.Threads} threads and up to {Math.Max(1, _options.MaxThreads)} while requests wait";
         _log.Info($"mounted {_mountPoint} over {serving}: FUSE protocol {c.ProtoMajor}.{c.ProtoMinor}, " +
                   $"max_write {c.MaxWrite} bytes (asked {_options.MaxWrite}; kernel max_pages_limit {c.MaxPagesLimit} pages), " +
                   $"max_background {_options.MaxBackground}, capable 0x{c.Capable:x}, want 0x{c.Want:x}");

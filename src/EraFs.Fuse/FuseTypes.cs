@@ -97,6 +97,12 @@ public sealed record FuseMountOptions
     public uint MaxThreads { get; init; } = 16;
 
     /// <summary>
+    /// Over /dev/fuse: threads serving while no handler waits (default two per CPU, at most
+    /// <see cref="MaxThreads"/>); more start only for handlers that wait (<see cref="FuseWait"/>).
+    /// </summary>
+    public uint? BaseThreads { get; init; }
+
+    /// <summary>
     /// Requests the kernel keeps in flight to the daemon (max_background). Its default of 12 starves a
     /// loop device with direct I/O at queue depth 32; measured, 64 roughly doubled 4k QD32 IOPS.
     /// </summary>

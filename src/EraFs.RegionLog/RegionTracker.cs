@@ -52,6 +52,16 @@ public sealed class RegionTracker : IWriteInterceptor, IDisposable
         AwaitMarks(ticket);
     }
 
+    public bool MayWait(long offset, long length)
+    {
+        if (length <= 0 || offset < 0 || length > _deviceLength - offset) return false;
+        var (first, last) = Regions(offset, length);
+        // Read without the gate: a stale answer only puts on a thread too many or too few.
+        for (var r = first; r <= last; r++)
+            if (!Volatile.Read(ref _states.Marked[r])) return true;
+        return false;
+    }
+
     public void AfterWrite(long offset, long length, bool succeeded)
     {
         if (length <= 0) return;

@@ -98,4 +98,20 @@ public class WriteMarkingTests
         using var device = new TrackedDevice(new MemoryEraStore(EraGeometry.For(OriginSize, TrackedDevice.BlockSize)));
         Assert.Throws<ArgumentOutOfRangeException>(() => device.Tracker.BeforeWrite(offset, length));
     }
+
+    [Test]
+    public void May_wait_exactly_until_every_touched_block_is_durably_marked()
+    {
+        using var device = new TrackedDevice(new MemoryEraStore(EraGeometry.For(OriginSize, TrackedDevice.BlockSize)));
+        var tracker = device.Tracker;
+        Assert.That(tracker.MayWait(B - 1, 2), Is.True, "blocks 0 and 1 are not marked yet");
+        device.Write(0, 1);
+        Assert.That(tracker.MayWait(0, B), Is.False, "block 0 is marked");
+        Assert.That(tracker.MayWait(B - 1, 2), Is.True, "block 1 still is not");
+        device.Write(B, 1);
+        Assert.That(tracker.MayWait(B - 1, 2), Is.False);
+        Assert.That(tracker.MayWait(5 * B, 0), Is.False, "an empty write never waits");
+        tracker.Checkpoint();
+        Assert.That(tracker.MayWait(0, B), Is.True, "a new era has marked nothing");
+    }
 }

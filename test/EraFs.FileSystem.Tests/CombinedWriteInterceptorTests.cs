@@ -30,6 +30,24 @@ public sealed class CombinedWriteInterceptorTests
     }
 
     [Test]
+    public void May_wait_while_either_tracker_still_needs_a_mark()
+    {
+        var store = new MemoryEraStore(EraGeometry.For(Size, 4096));
+        using var era = EraTracker.Open(store, Options);
+        var log = new CoreDirtyRegionLog(Size, 4096, RegionLogSync.Assume);
+        using var regions = new RegionTracker(log, Size, () => true, cleanInterval: TimeSpan.FromHours(1));
+        var path = new CombinedWriteInterceptor(era, regions);
+        Assert.That(path.MayWait(4096, 100), Is.True);
+        era.BeforeWrite(4096, 100);
+        Assert.That(path.MayWait(4096, 100), Is.True, "the era mark is durable, the region mark is not");
+        path.BeforeWrite(4096, 100);
+        Assert.That(path.MayWait(4096, 100), Is.False);
+        path.AfterWrite(4096, 100, true);
+        era.Checkpoint();
+        Assert.That(path.MayWait(4096, 100), Is.True, "the region is still marked, the new era has no mark");
+    }
+
+    [Test]
     public void An_era_refusal_takes_the_write_back_from_the_region_tracker()
     {
         var store = new MemoryEraStore(EraGeometry.For(Size, 4096)) { FailCommitNumber = 1 };

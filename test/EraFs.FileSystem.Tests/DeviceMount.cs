@@ -10,7 +10,7 @@ internal sealed class DeviceMount : IDisposable
     private readonly ServedMount _served;
 
     public DeviceMount(TestDirectory dir, long size, EraTracker? tracker = null, string? originPath = null, int seed = 1,
-        IReadOnlyList<ViewFile>? views = null, FuseTransport transport = FuseTransport.Dev)
+        IReadOnlyList<ViewFile>? views = null, FuseTransport transport = FuseTransport.Dev, uint? baseThreads = null)
     {
         OriginPath = originPath ?? dir.File("origin.img");
         if (originPath is null)
@@ -23,7 +23,7 @@ internal sealed class DeviceMount : IDisposable
         Log = new DaemonLog(new StringWriter());
         Origin = Origin.Open(OriginPath);
         Tracker = tracker;
-        _served = ServedMount.Start(Origin, tracker, MountPoint, new FuseMountOptions { Transport = transport }, Log, views);
+        _served = ServedMount.Start(Origin, tracker, MountPoint, new FuseMountOptions { Transport = transport, BaseThreads = baseThreads }, Log, views);
     }
 
     public string OriginPath { get; }

@@ -57,7 +57,7 @@ public class MountTests(FuseTransport transport) : TransportFixture(transport)
         using var mount = FuseMount.Mount(fs, mp, Options(), log);
 
         Assert.That(File.ReadAllBytes(Path.Combine(mp, "hello")), Is.EqualTo(HelloFileSystem.Greeting));
-        Assert.That(Directory.GetFiles(mp).Select(Path.GetFileName), Is.EquivalentTo(new[] { "hello", "boom" }));
+        Assert.That(Directory.GetFiles(mp).Select(Path.GetFileName), Is.EquivalentTo(new[] { "hello", "boom", "slow" }));
         Assert.That(MountPointCheck.MountType(mp), Is.EqualTo("fuse.erafs"));
         Assert.That(mount.Unmount(TimeSpan.FromSeconds(10)), Is.True);
         Assert.That(MountPointCheck.IsMountPoint(mp), Is.False);

@@ -210,7 +210,7 @@ internal sealed unsafe class FakeKernel : IDisposable
         _daemonFd = fds[1];
         Dispatcher = new FuseDispatcher(fs, new FuseMountOptions(), Log, offerUring);
         _transport = new DevTransport(_daemonFd, Dispatcher, 1 << 20, Log);
-        _transport.Start(0, "fake-kernel");
+        _transport.Start(1, 1, "fake-kernel");
     }
 
     public MemoryLog Log { get; } = new();

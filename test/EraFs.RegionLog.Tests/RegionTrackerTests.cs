@@ -43,6 +43,19 @@ public sealed class RegionTrackerTests
         Assert.That(tracker.DirtyRegions, Is.EqualTo(2));
     }
 
+    [Test]
+    public void May_wait_until_every_touched_region_is_marked()
+    {
+        var log = new ObservedLog();
+        using var tracker = new RegionTracker(log, 64 * RegionSize, () => true, cleanInterval: TimeSpan.FromHours(1));
+        Assert.That(tracker.MayWait(RegionSize - 100, 200), Is.True);
+        tracker.BeforeWrite(RegionSize - 100, 100);
+        Assert.That(tracker.MayWait(0, RegionSize), Is.False, "region 0 is marked");
+        Assert.That(tracker.MayWait(RegionSize - 100, 200), Is.True, "region 1 is not");
+        tracker.AfterWrite(RegionSize - 100, 100, true);
+        Assert.That(tracker.MayWait(0, 0), Is.False, "an empty write never waits");
+    }
+
     private static Thread Started(Action action)
     {
         var t = new Thread(() => action()) { IsBackground = true };
