@@ -15,9 +15,10 @@ public interface IWriteInterceptor
     void BeforeWrite(long offset, long length);
 
     /// <summary>
-    /// Lock-free and only a hint: false when <see cref="BeforeWrite"/> for this range will return
-    /// without waiting (every mark it needs is already durable), true when it may wait. A caller that
-    /// serves requests from a pool uses it to put another thread on while this one waits.
+    /// Lock-free and only a hint, never a tracking decision: false when <see cref="BeforeWrite"/> for
+    /// this range is expected to return without waiting on a commit, a flush or a copy (every mark it
+    /// needs is already durable), true when it may wait. A caller that serves requests from a pool
+    /// uses it to put another thread on while this one waits.
     /// </summary>
     bool MayWait(long offset, long length);
 

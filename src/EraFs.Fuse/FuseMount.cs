@@ -41,11 +41,13 @@ public sealed unsafe class FuseMount : IDisposable
     /// <summary>Queues serving requests: io_uring queues (one per CPU), or /dev/fuse serving threads now.</summary>
     public int Queues => _uring?.Queues ?? _dev?.Threads ?? 0;
 
-    /// <summary>Threads serving requests now: every ring entry's thread, or the /dev/fuse pool as it stands.</summary>
-    public int ServingThreads => _uring is { } u ? u.Queues * u.ThreadsPerQueue : _dev?.Threads ?? 0;
+    /// <summary>Threads serving requests now: the /dev/fuse pool as it stands, plus every ring entry's thread.</summary>
+    public int ServingThreads => (_dev?.Threads ?? 0) + RingThreads;
 
     /// <summary>The most threads that have served requests at once.</summary>
-    public int PeakServingThreads => _uring is { } u ? u.Queues * u.ThreadsPerQueue : _dev?.PeakThreads ?? 0;
+    public int PeakServingThreads => (_dev?.PeakThreads ?? 0) + RingThreads;
+
+    private int RingThreads => _uring is { } u ? u.Queues * u.ThreadsPerQueue : 0;
 
     /// <summary>Where the io_uring serving threads run now; null over /dev/fuse.</summary>
     public RingPlacement? Placement => _uring?.Placement;

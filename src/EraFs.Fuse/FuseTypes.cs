@@ -97,8 +97,9 @@ public sealed record FuseMountOptions
     public uint MaxThreads { get; init; } = 16;
 
     /// <summary>
-    /// Over /dev/fuse: threads serving while no handler waits (default two per CPU, at most
-    /// <see cref="MaxThreads"/>); more start only for handlers that wait (<see cref="FuseWait"/>).
+    /// Over /dev/fuse: threads serving while no handler waits (default two per CPU, capped at
+    /// <see cref="MaxThreads"/>, so with 8 CPUs or more and the default most the pool never grows);
+    /// more start only for handlers that wait (<see cref="FuseWait"/>).
     /// </summary>
     public uint? BaseThreads { get; init; }
 

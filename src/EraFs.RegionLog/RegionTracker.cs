@@ -56,9 +56,10 @@ public sealed class RegionTracker : IWriteInterceptor, IDisposable
     {
         if (length <= 0 || offset < 0 || length > _deviceLength - offset) return false;
         var (first, last) = Regions(offset, length);
-        // Read without the gate: a stale answer only puts on a thread too many or too few.
+        // Read without the gate: a stale answer only puts on a thread too many or too few. A region
+        // being recovered holds its writers until its copy is done, marked or not.
         for (var r = first; r <= last; r++)
-            if (!Volatile.Read(ref _states.Marked[r])) return true;
+            if (!Volatile.Read(ref _states.Marked[r]) || Volatile.Read(ref _states.Recovering[r])) return true;
         return false;
     }
 

@@ -98,12 +98,12 @@ public class MountCommandTests
     }
 
     [Test]
-    public void Threads_option_sets_how_many_threads_serve_the_mount()
+    public void Threads_option_sets_the_most_threads_that_serve_the_mount()
     {
         var log = _dir.File("daemon.log");
         Erafs.Run("mount", "--origin", _image, "--log-file", log, "--transport", "dev", "--threads", "4", _mnt).Ok();
         Erafs.Run("unmount", _mnt).Ok();
-        Assert.That(File.ReadAllText(log), Does.Contain("/dev/fuse, 4 threads").And.Contain("max_background 64"));
+        Assert.That(File.ReadAllText(log), Does.Contain("up to 4 while requests wait").And.Contain("max_background 64"));
     }
 
     [Test]

@@ -120,6 +120,24 @@ public sealed class RegionTrackerTests
     }
 
     [Test]
+    public void May_wait_on_a_marked_region_while_it_is_recovered()
+    {
+        var log = new CoreDirtyRegionLog(8 * RegionSize, RegionSize, RegionLogSync.Default);
+        using var tracker = new RegionTracker(log, 8 * RegionSize, () => true, cleanInterval: TimeSpan.FromHours(1));
+        tracker.BeforeWrite(100, 10);
+        tracker.AfterWrite(100, 10, true);
+        Assert.That(tracker.MayWait(100, 10), Is.False, "region 0 is marked");
+        Assert.That(tracker.TryBeginRecovery(out var r), Is.True);
+        Assert.That(r, Is.Zero);
+        Assert.That(tracker.MayWait(100, 10), Is.True, "a write to a region being recovered waits for the copy");
+        tracker.EndRecovery(r, inSync: true);
+        Assert.That(tracker.MayWait(100, 10), Is.True, "the log was told the recovered region is clean: the next write marks it afresh");
+        tracker.BeforeWrite(100, 10);
+        Assert.That(tracker.MayWait(100, 10), Is.False);
+        tracker.AfterWrite(100, 10, true);
+    }
+
+    [Test]
     public void Writes_to_a_region_being_recovered_wait_for_it()
     {
         var log = new CoreDirtyRegionLog(8 * RegionSize, RegionSize, RegionLogSync.Default);
